@@ -1,0 +1,60 @@
+"""The ``ocb`` command line.
+
+Sub-commands live next to the code they drive and are imported only when invoked, so
+``ocb --help`` stays fast (no torch / OpenSim import).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+#: command name -> "module:attribute" of its click command.
+COMMANDS: dict[str, str] = {
+    "generate-dataset": "synthpose.generate.cli:generate_dataset",
+    "finetune": "synthpose.finetune.cli:finetune",
+    "infer": "opencapbench.inference.cli:infer",
+    "benchmark": "opencapbench.benchmark.cli:benchmark",
+    "make-synthetic": "opencapbench.benchmark.cli:make_synthetic",
+    "demo": "opencapbench.benchmark.cli:demo",
+}
+
+#: one-line help shown by ``ocb --help`` without importing the command's module.
+SHORT_HELP: dict[str, str] = {
+    "generate-dataset": "SynthPose 2D annotations (COCO JSON) from SMPL-X bodies.",
+    "finetune": "Finetune an HRNet/DARK pose model on generated annotations (mmengine Runner).",
+    "infer": "Detect people and estimate 2D keypoints on images and videos.",
+    "benchmark": "OpenCapBench: 2D keypoints -> 3D markers -> OpenSim IK -> joint-angle errors.",
+    "make-synthetic": "Write a synthetic OpenCap-layout dataset with known joint angles.",
+    "demo": "Generate a synthetic dataset and benchmark it end to end (no downloads).",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SHORT_HELP[name]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="opencapbench")
+def main() -> None:
+    """opencapbench: markerless motion capture, from video to joint angles, measured."""
+
+
+if __name__ == "__main__":
+    main()

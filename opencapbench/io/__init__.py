@@ -1,0 +1,1 @@
+"""File formats. Every writer here is atomic (see :mod:`opencapbench.io.atomic`)."""

@@ -1,0 +1,46 @@
+"""Atomic file writes: write to a temporary file in the same folder, then ``os.replace``.
+
+An interrupted run therefore never leaves a half-written output that a resumed run would
+mistake for a finished one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically.
+
+    Use it for writers that want a file name (``np.savez``, ``cv2.imwrite``, OpenSim tools).
+    The temporary name keeps the suffix of ``path`` so such writers pick the right format.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator:
+    """Open a temporary file for writing; it replaces ``path`` only if the block succeeds.
+
+    ``mode`` is ``"w"`` (text, utf-8 by default) or ``"wb"``.
+    """
+    if "b" not in mode:
+        kwargs.setdefault("encoding", "utf-8")
+        kwargs.setdefault("newline", "")
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as fh:
+        yield fh

@@ -1,0 +1,1 @@
+"""SynthPose: dense anatomical-marker annotations from SMPL-X bodies, and model finetuning."""
