@@ -1,0 +1,35 @@
+"""Named errors of the benchmark pipeline.
+
+Each one says which subject/trial/file is at fault, so a researcher can fix the input; the
+runner records it for that trial and carries on with the others.
+"""
+
+from __future__ import annotations
+
+
+class BenchmarkInputError(Exception):
+    """Base class: the input of one trial is unusable."""
+
+
+class DatasetLayoutError(BenchmarkInputError):
+    """The dataset folder does not have the OpenCap LabValidation layout."""
+
+
+class MissingCameraError(BenchmarkInputError):
+    """A camera folder, its calibration or its keypoints are missing for a trial."""
+
+
+class MissingKeypointsError(BenchmarkInputError):
+    """No 2D keypoints were found in the keypoint store for a trial/camera."""
+
+
+class InconsistentKeypointsError(BenchmarkInputError):
+    """Cameras of one trial disagree (keypoint set, frame rate) or hold no usable frames."""
+
+
+class MissingGroundTruthError(BenchmarkInputError):
+    """A trial has no motion-capture ground-truth .mot file, so it cannot be scored."""
+
+
+class TriangulationFailedError(BenchmarkInputError):
+    """Too few frames could be triangulated to produce markers for IK."""
