@@ -221,7 +221,7 @@ def build_compact_model(height_m: float = 1.75, mass_kg: float = 70.0) -> opensi
     bodies: dict[str, opensim.Body] = {}
     for name, b in _BODIES.items():
         mass = b.mass * m_scale
-        inertia = opensim.Inertia(*(I * m_scale * s * s for I in b.moments))
+        inertia = opensim.Inertia(*(mom * m_scale * s * s for mom in b.moments))
         body = opensim.Body(name, mass, _v(np.multiply(b.com, s)), inertia)
         # The joint-centre sphere on the body itself carries the scale factors (like the
         # meshes of a ScaleTool-scaled model); the segment ellipsoid sits on an offset frame.

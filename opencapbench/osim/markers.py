@@ -1,0 +1,335 @@
+"""The SynthPose marker set and its automatic placement on any subject model.
+
+SynthPose predicts 35 anatomical markers whose names are OpenSim marker names; 33 of them
+live on bodies of the Rajagopal/Lai family of models (the big toes are not model markers).
+Their generic locations (unscaled LaiUhlrich2022) are in ``data/synthpose_markers.yaml``.
+
+OpenCapBench runs IK on each subject's mocap-scaled model, which must therefore carry these
+markers; it left attaching them as a manual step.  :func:`attach_synthpose_markers` does it
+automatically, marker by marker:
+
+1. **copied**: the subject model already has the corresponding mocap marker (the OpenCap
+   mocap or LSTM-augmenter name, e.g. ``r.ASIS_study`` for ``r_ASIS``): its body and location
+   are copied, since the mocap marker was placed on the subject's own anatomy;
+2. **scaled**: otherwise the generic location is multiplied by the body's scale factors, read
+   from the ``scale_factors`` of the geometry attached to the body (what OpenSim's ScaleTool
+   updates), or 1 when the body has no geometry.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import opensim
+import yaml
+
+from opencapbench.io.atomic import atomic_path
+
+__all__ = [
+    "MOCAP_MARKER_ALIASES",
+    "MarkerPlacement",
+    "MarkerSpec",
+    "PlacementReport",
+    "add_markers",
+    "attach_synthpose_markers",
+    "body_scale_factors",
+    "load_synthpose_markers",
+]
+
+
+class MarkerSetError(ValueError):
+    """A marker set file or a model is inconsistent with the marker set."""
+
+
+@dataclass(frozen=True)
+class MarkerSpec:
+    """One marker: the body it is fixed to and its location in that body's frame (metres)."""
+
+    name: str
+    body: str
+    location: tuple[float, float, float]
+    fixed: bool = False
+
+
+#: SynthPose marker → candidate names of the same landmark in OpenCap mocap / augmenter marker
+#: sets, most specific first.  A tuple of two names means "midpoint of these two markers"
+#: (they must be on the same body).  Matching falls back to case-insensitive names.
+MOCAP_MARKER_ALIASES: dict[str, tuple[str | tuple[str, str], ...]] = {
+    "sternum": (("R_Sternum", "L_Sternum"),),
+    "rshoulder": ("r_shoulder_study", "R_Shoulder"),
+    "lshoulder": ("L_shoulder_study", "L_Shoulder"),
+    "r_lelbow": ("r_lelbow_study", "R_elbow_lat"),
+    "l_lelbow": ("L_lelbow_study", "L_elbow_lat"),
+    "r_melbow": ("r_melbow_study", "R_elbow_med"),
+    "l_melbow": ("L_melbow_study", "L_elbow_med"),
+    "r_lwrist": ("r_lwrist_study", "R_wrist_radius"),
+    "l_lwrist": ("L_lwrist_study", "L_wrist_radius"),
+    "r_mwrist": ("r_mwrist_study", "R_wrist_ulna"),
+    "l_mwrist": ("L_mwrist_study", "L_wrist_ulna"),
+    "r_ASIS": ("r.ASIS_study", "r.ASIS"),
+    "l_ASIS": ("L.ASIS_study", "L.ASIS"),
+    "r_PSIS": ("r.PSIS_study", "r.PSIS"),
+    "l_PSIS": ("L.PSIS_study", "L.PSIS"),
+    "r_knee": ("r_knee_study", "r_knee"),
+    "l_knee": ("L_knee_study", "L_knee"),
+    "r_mknee": ("r_mknee_study", "r_mknee"),
+    "l_mknee": ("L_mknee_study", "L_mknee"),
+    "r_ankle": ("r_ankle_study", "r_ankle"),
+    "l_ankle": ("L_ankle_study", "L_ankle"),
+    "r_mankle": ("r_mankle_study", "r_mankle"),
+    "l_mankle": ("L_mankle_study", "L_mankle"),
+    "r_5meta": ("r_5meta_study", "r_5meta"),
+    "l_5meta": ("L_5meta_study", "L_5meta"),
+    "r_toe": ("r_toe_study", "r_toe"),
+    "l_toe": ("L_toe_study", "L_toe"),
+    "r_calc": ("r_calc_study", "r_calc"),
+    "l_calc": ("L_calc_study", "L_calc"),
+    "C7": ("C7_study", "C7"),
+}
+
+_DATA_FILE = "synthpose_markers.yaml"
+
+
+def load_synthpose_markers(path: str | os.PathLike | None = None) -> dict[str, MarkerSpec]:
+    """Read a marker set file (default: the packaged SynthPose set, 33 markers).
+
+    Returns:
+        name → :class:`MarkerSpec`, in file order.
+
+    Raises:
+        MarkerSetError: the file lacks ``markers`` or an entry lacks ``body``/``location``.
+    """
+    if path is None:
+        text = resources.files("opencapbench.osim").joinpath("data", _DATA_FILE).read_text()
+        where = f"opencapbench/osim/data/{_DATA_FILE}"
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+        where = str(path)
+    doc = yaml.safe_load(text) or {}
+    entries = doc.get("markers")
+    if not isinstance(entries, dict) or not entries:
+        raise MarkerSetError(f"{where}: no 'markers' mapping")
+    out: dict[str, MarkerSpec] = {}
+    for name, e in entries.items():
+        try:
+            loc = tuple(float(x) for x in e["location"])
+            body = str(e["body"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MarkerSetError(f"{where}: marker {name!r} needs body and location") from exc
+        if len(loc) != 3:
+            raise MarkerSetError(f"{where}: marker {name!r} location must have 3 numbers")
+        out[str(name)] = MarkerSpec(str(name), body, loc, bool(e.get("fixed", False)))
+    return out
+
+
+def body_scale_factors(model: opensim.Model) -> dict[str, np.ndarray]:
+    """Per-body (x, y, z) scale factors read from each body's first attached geometry.
+
+    A ScaleTool-scaled model keeps its bodies' scale in the ``scale_factors`` of their meshes;
+    the built-in model stores its uniform height scale there too.  Bodies without attached
+    geometry get ``(1, 1, 1)``.
+    """
+    factors: dict[str, np.ndarray] = {}
+    bodies = model.getBodySet()
+    for i in range(bodies.getSize()):
+        body = bodies.get(i)
+        f = np.ones(3)
+        if body.getPropertyByName("attached_geometry").size() > 0:
+            f = body.get_attached_geometry(0).get_scale_factors().to_numpy().astype(float)
+        factors[body.getName()] = f
+    return factors
+
+
+def add_markers(
+    model: opensim.Model,
+    markers: Mapping[str, MarkerSpec] | Iterable[MarkerSpec],
+    scale: Mapping[str, np.ndarray] | None = None,
+    replace: bool = True,
+) -> list[str]:
+    """Add markers to ``model`` (in place) and re-initialise it.
+
+    Args:
+        model: the model.
+        markers: marker specs (body-frame locations in metres).
+        scale: optional body name → (3,) factors multiplied into the locations.
+        replace: replace an existing marker of the same name (else raise).
+
+    Returns:
+        The names of the markers added.
+
+    Raises:
+        MarkerSetError: a marker's body is not in the model, or a name clash with
+            ``replace=False``.
+    """
+    specs = list(markers.values()) if isinstance(markers, Mapping) else list(markers)
+    marker_set = model.updMarkerSet()
+    bodies = model.getBodySet()
+    added = []
+    for spec in specs:
+        if not bodies.contains(spec.body):
+            raise MarkerSetError(
+                f"model {model.getName()!r} has no body {spec.body!r} for marker {spec.name!r}"
+            )
+        if marker_set.contains(spec.name):
+            if not replace:
+                raise MarkerSetError(f"model {model.getName()!r} already has marker {spec.name!r}")
+            marker_set.remove(marker_set.get(spec.name))
+        loc = np.asarray(spec.location, dtype=float)
+        if scale is not None and spec.body in scale:
+            loc = loc * np.asarray(scale[spec.body], dtype=float)
+        marker = opensim.Marker(spec.name, bodies.get(spec.body), opensim.Vec3(*loc))
+        marker.set_fixed(spec.fixed)
+        model.addMarker(marker)
+        added.append(spec.name)
+    model.finalizeConnections()
+    model.initSystem()
+    return added
+
+
+@dataclass(frozen=True)
+class MarkerPlacement:
+    """How one marker was placed: ``method`` is ``copied`` (from mocap marker ``source``),
+    ``scaled`` (generic location × ``scale``) or ``skipped`` (body missing; ``source`` says why).
+    """
+
+    name: str
+    method: str
+    body: str
+    location: tuple[float, float, float]
+    source: str = ""
+    scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+@dataclass
+class PlacementReport:
+    """Result of :func:`attach_synthpose_markers`."""
+
+    model_path: Path
+    out_path: Path
+    placements: list[MarkerPlacement] = field(default_factory=list)
+
+    def by_method(self, method: str) -> list[str]:
+        return [p.name for p in self.placements if p.method == method]
+
+    def summary(self) -> str:
+        """One line per method with the marker names, for logs."""
+        lines = [f"SynthPose markers on {self.model_path.name} -> {self.out_path}"]
+        for method in ("copied", "scaled", "skipped"):
+            names = self.by_method(method)
+            if names:
+                lines.append(f"  {method} ({len(names)}): {', '.join(names)}")
+        return "\n".join(lines)
+
+
+def _tup(x) -> tuple[float, float, float]:
+    return tuple(float(v) for v in np.asarray(x).ravel()[:3])
+
+
+def _find_marker(model: opensim.Model, name: str) -> opensim.Marker | None:
+    ms = model.getMarkerSet()
+    if ms.contains(name):
+        return ms.get(name)
+    low = name.lower()
+    for i in range(ms.getSize()):
+        if ms.get(i).getName().lower() == low:
+            return ms.get(i)
+    return None
+
+
+def _marker_body_and_location(marker: opensim.Marker) -> tuple[str, np.ndarray]:
+    body = marker.getParentFrame().findBaseFrame().getName()
+    # Express the location in the base body's frame (the marker may sit on an offset frame).
+    loc = (
+        marker.getParentFrame()
+        .findTransformInBaseFrame()
+        .shiftFrameStationToBase(marker.get_location())
+    )
+    return body, loc.to_numpy().astype(float)
+
+
+def _copy_from_mocap(
+    model: opensim.Model, name: str, aliases: Mapping
+) -> tuple[str, np.ndarray, str] | None:
+    """Body, location and source name of the mocap counterpart of ``name``, if any."""
+    for cand in aliases.get(name, ()):
+        if isinstance(cand, tuple):
+            found = [_find_marker(model, c) for c in cand]
+            if all(m is not None for m in found):
+                placed = [_marker_body_and_location(m) for m in found]
+                if len({b for b, _ in placed}) == 1:
+                    loc = np.mean([loc for _, loc in placed], axis=0)
+                    return placed[0][0], loc, "midpoint(" + ", ".join(cand) + ")"
+            continue
+        m = _find_marker(model, cand)
+        if m is not None:
+            body, loc = _marker_body_and_location(m)
+            return body, loc, m.getName()
+    return None
+
+
+def attach_synthpose_markers(
+    model_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    mocap_marker_map: Mapping[str, tuple] | None = None,
+    markers: Mapping[str, MarkerSpec] | None = None,
+) -> PlacementReport:
+    """Put the SynthPose markers on a subject model and save it.
+
+    Args:
+        model_path: the subject's (typically mocap-scaled) ``.osim``.
+        out_path: where to write the model with the SynthPose markers (atomic write; may
+            equal ``model_path``).
+        mocap_marker_map: SynthPose name → candidate mocap marker names (default
+            :data:`MOCAP_MARKER_ALIASES`); pass ``{}`` to force the scaled placement.
+        markers: generic marker set (default :func:`load_synthpose_markers`).
+
+    Returns:
+        A :class:`PlacementReport` saying, per marker, whether it was copied from a mocap
+        marker, scaled from the generic location, or skipped (its body is missing).
+
+    Raises:
+        FileNotFoundError: ``model_path`` does not exist.
+        MarkerSetError: no marker at all could be placed (not a Rajagopal-family model).
+    """
+    model_path, out_path = Path(model_path), Path(out_path)
+    if not model_path.is_file():
+        raise FileNotFoundError(f"OpenSim model not found: {model_path}")
+    aliases = MOCAP_MARKER_ALIASES if mocap_marker_map is None else mocap_marker_map
+    generic = load_synthpose_markers() if markers is None else markers
+
+    model = opensim.Model(str(model_path))
+    model.initSystem()
+    factors = body_scale_factors(model)
+    bodies = model.getBodySet()
+    report = PlacementReport(model_path, out_path)
+    specs: list[MarkerSpec] = []
+    for name, spec in generic.items():
+        copied = _copy_from_mocap(model, name, aliases)
+        if copied is not None:
+            body, loc, source = copied
+            placement = MarkerPlacement(name, "copied", body, _tup(loc), source)
+        elif bodies.contains(spec.body):
+            f = factors.get(spec.body, np.ones(3))
+            loc = np.asarray(spec.location) * f
+            placement = MarkerPlacement(name, "scaled", spec.body, _tup(loc), "", _tup(f))
+        else:
+            report.placements.append(
+                MarkerPlacement(name, "skipped", spec.body, spec.location, "body not in model")
+            )
+            continue
+        report.placements.append(placement)
+        specs.append(MarkerSpec(name, placement.body, placement.location, spec.fixed))
+    if not specs:
+        raise MarkerSetError(
+            f"{model_path}: none of the SynthPose marker bodies exist in this model "
+            f"(expected Rajagopal/Lai body names such as pelvis, femur_r, tibia_r, calcn_r)"
+        )
+    add_markers(model, specs)
+    with atomic_path(out_path) as tmp:
+        model.printToXML(str(tmp))
+    return report
