@@ -1,0 +1,1 @@
+"""Pose model layers (registered in MODELS under MMPose names)."""

@@ -1,0 +1,1 @@
+"""Data transforms (registered in TRANSFORMS under MMPose names)."""
