@@ -1,0 +1,173 @@
+"""Time-series conditioning of keypoint trajectories: low-pass filtering, gap filling, resampling.
+
+All functions take arrays with **time on axis 0**, shape (T, ...) (e.g. (F, K, 2) pixels or
+(F, K, 3) metres), treat NaN as "missing" and never invent samples outside what they document.
+Columns (everything after axis 0) that share the same missing-sample pattern are processed
+together in one vectorised call.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+from scipy.interpolate import CubicSpline, PchipInterpolator
+from scipy.signal import butter, sosfiltfilt
+
+__all__ = ["butterworth_lowpass", "fill_gaps", "finite_runs", "resample"]
+
+
+def finite_runs(valid: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` index pairs of the contiguous True runs of a 1-D bool array."""
+    v = np.concatenate([[False], np.asarray(valid, dtype=bool), [False]])
+    edges = np.flatnonzero(np.diff(v.astype(np.int8)))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _pattern_groups(finite: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(row_mask (T,), column_indices)`` for each distinct finite-pattern of (T, M)."""
+    patterns, inverse = np.unique(finite.T, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    for g, pattern in enumerate(patterns):
+        yield pattern, np.flatnonzero(inverse == g)
+
+
+def butterworth_lowpass(x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth low-pass along time, run by run over finite samples.
+
+    The filter is ``butter(order // 2, wn, output="sos")`` applied forwards and backwards
+    (``sosfiltfilt``), so the effective order is ``order`` and there is no phase lag (as in
+    OpenCap).  Each contiguous run of finite samples is filtered on its own; runs not longer
+    than the filter's edge padding (``3 · (2·sections + 1)`` samples, 15 for order 4) are
+    returned unchanged, and NaN samples stay NaN.
+
+    Args:
+        x: (T, ...) samples, time on axis 0 (any unit; unchanged).
+        fps: sampling rate in Hz.
+        cutoff_hz: cut-off in Hz, the −3 dB point of one pass, hence the −6 dB point of the
+            zero-phase result (gain ``1 / (1 + (f / cutoff)^order)``; no Winter correction, as in
+            OpenCap and Pose2Sim).  At or above Nyquist (``fps / 2``) the normalised cut-off is clamped to 0.99 with a warning
+            (a near no-op, which is what OpenCap does at 60 fps with its 30 Hz default).
+        order: effective (two-pass) filter order; even, >= 2.
+
+    Returns:
+        (T, ...) float64 filtered samples.
+    """
+    if order < 2 or order % 2:
+        raise ValueError(f"order must be an even integer >= 2 (two-pass filter), got {order}")
+    if not (fps > 0 and cutoff_hz > 0):
+        raise ValueError(
+            f"fps and cutoff_hz must be positive, got fps={fps}, cutoff_hz={cutoff_hz}"
+        )
+    wn = cutoff_hz / (fps / 2.0)
+    if wn >= 1.0:
+        warnings.warn(
+            f"cut-off {cutoff_hz} Hz is at or above Nyquist ({fps / 2} Hz at {fps} fps); "
+            "clamping the normalised cut-off to 0.99 (almost no filtering)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        wn = 0.99
+    sos = butter(order // 2, wn, btype="low", output="sos")
+    padlen = 3 * (2 * len(sos) + 1)
+
+    a = np.array(x, dtype=np.float64)
+    if a.shape[0] == 0:
+        return a
+    flat = a.reshape(a.shape[0], -1)
+    out = flat.copy()
+    finite = np.isfinite(flat)
+    for pattern, cols in _pattern_groups(finite):
+        for start, stop in finite_runs(pattern):
+            if stop - start > padlen:
+                out[start:stop, cols] = sosfiltfilt(
+                    sos, flat[start:stop, cols], axis=0, padlen=padlen
+                )
+    return out.reshape(a.shape)
+
+
+def fill_gaps(
+    x: np.ndarray, max_gap_frames: int, method: str = "pchip"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolate internal runs of missing samples no longer than ``max_gap_frames``.
+
+    Each column is interpolated along time from **all** its finite samples (so the curve
+    through a gap follows the data on both sides).  Leading and trailing missing runs, and
+    internal runs longer than ``max_gap_frames``, stay NaN.  OpenCap fills gaps shorter than
+    ``fps / 5`` frames with PCHIP.
+
+    Args:
+        x: (T, ...) samples, time on axis 0, NaN = missing.
+        max_gap_frames: longest run of consecutive missing samples to fill (frames).
+        method: ``"pchip"`` (shape-preserving, no overshoot; scipy ``PchipInterpolator``),
+            ``"cubic"`` (not-a-knot cubic spline; reproduces cubic polynomials exactly) or
+            ``"linear"``.
+
+    Returns:
+        ``(filled, filled_mask)``: (T, ...) float64 samples and (T, ...) bool, True where a
+        sample was filled.
+    """
+    if method not in ("pchip", "cubic", "linear"):
+        raise ValueError(f"unknown gap-filling method {method!r}; use 'pchip', 'cubic' or 'linear'")
+    if max_gap_frames < 0:
+        raise ValueError(f"max_gap_frames must be >= 0, got {max_gap_frames}")
+    a = np.array(x, dtype=np.float64)
+    flat = a.reshape(a.shape[0], -1)
+    out = flat.copy()
+    mask = np.zeros(flat.shape, dtype=bool)
+    t = np.arange(flat.shape[0], dtype=np.float64)
+    for pattern, cols in _pattern_groups(np.isfinite(flat)):
+        known = np.flatnonzero(pattern)
+        if known.size < 2:
+            continue
+        to_fill = np.zeros_like(pattern)
+        for start, stop in finite_runs(~pattern):
+            if start > 0 and stop < pattern.size and stop - start <= max_gap_frames:
+                to_fill[start:stop] = True
+        if not to_fill.any():
+            continue
+        y = flat[known][:, cols]
+        rows = t[to_fill]
+        if method == "linear":
+            vals = np.stack([np.interp(rows, known, y[:, j]) for j in range(y.shape[1])], axis=1)
+        elif method == "pchip":
+            vals = PchipInterpolator(known, y, axis=0)(rows)
+        else:
+            vals = CubicSpline(known, y, axis=0)(rows)
+        out[np.ix_(to_fill, cols)] = vals
+        mask[np.ix_(to_fill, cols)] = True
+    return out.reshape(a.shape), mask.reshape(a.shape)
+
+
+def resample(times: np.ndarray, x: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation onto a uniform time grid.
+
+    Args:
+        times: (T,) strictly increasing sample times in seconds.
+        x: (T, ...) samples, time on axis 0.
+        rate_hz: output rate in Hz; the grid is ``times[0] + n / rate_hz`` up to ``times[-1]``.
+
+    Returns:
+        ``(new_times (N,), new_x (N, ...))``.  An output sample between two inputs is NaN if
+        either neighbour is NaN; one that falls exactly on an input sample copies it.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    a = np.asarray(x, dtype=np.float64)
+    if t.ndim != 1 or a.shape[0] != t.size:
+        raise ValueError(f"times must be (T,) matching x's first axis; got {t.shape} and {a.shape}")
+    if rate_hz <= 0:
+        raise ValueError(f"rate_hz must be positive, got {rate_hz}")
+    if t.size < 2:
+        return t.copy(), a.copy()
+    if not np.all(np.diff(t) > 0):
+        raise ValueError("times must be strictly increasing")
+    n = int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1
+    new_t = t[0] + np.arange(n) / rate_hz
+    i = np.clip(np.searchsorted(t, new_t, side="right") - 1, 0, t.size - 2)
+    frac = (new_t - t[i]) / (t[i + 1] - t[i])
+    frac = frac.reshape((-1,) + (1,) * (a.ndim - 1))
+    with np.errstate(invalid="ignore"):
+        new_x = a[i] * (1.0 - frac) + a[i + 1] * frac
+    new_x = np.where(frac == 0.0, a[i], np.where(frac == 1.0, a[i + 1], new_x))
+    return new_t, new_x

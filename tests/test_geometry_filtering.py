@@ -1,0 +1,122 @@
+"""Zero-phase Butterworth, gap filling and resampling."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from opencapbench.geometry.filtering import butterworth_lowpass, fill_gaps, finite_runs, resample
+
+
+def _amplitude(t: np.ndarray, y: np.ndarray, f: float) -> float:
+    """Least-squares amplitude of the ``f`` Hz component of ``y``."""
+    basis = np.stack([np.sin(2 * np.pi * f * t), np.cos(2 * np.pi * f * t)], axis=1)
+    coef = np.linalg.lstsq(basis, y, rcond=None)[0]
+    return float(np.hypot(*coef))
+
+
+def test_butterworth_passes_2hz_removes_20hz() -> None:
+    fps = 100.0
+    t = np.arange(1000) / fps
+    slow, fast = np.sin(2 * np.pi * 2 * t), 0.5 * np.sin(2 * np.pi * 20 * t)
+    x = np.stack([slow + fast, 2 * slow + fast], axis=1)  # (T, 2)
+    y = butterworth_lowpass(x, fps, cutoff_hz=6.0, order=4)
+    mid = slice(200, 800)  # away from the edges
+    # zero-phase two-pass gain of an order-2 Butterworth: 1 / (1 + (f / fc)^4)
+    gain_2hz = 1 / (1 + (2 / 6) ** 4)
+    assert gain_2hz == pytest.approx(0.988, abs=1e-3)
+    for col, amp in [(0, 1.0), (1, 2.0)]:
+        a2 = _amplitude(t[mid], y[mid, col], 2.0)
+        assert a2 == pytest.approx(amp * gain_2hz, rel=2e-3)
+        assert abs(a2 - amp) / amp < 0.015
+        assert _amplitude(t[mid], y[mid, col], 20.0) < 0.05 * 0.5
+    # zero phase: the filtered 2 Hz component is not shifted in time
+    lag = np.argmax(np.correlate(y[mid, 0], slow[mid], "full")) - (600 - 1)
+    assert lag == 0
+
+
+def test_butterworth_nan_runs_and_short_runs() -> None:
+    fps = 100.0
+    t = np.arange(300) / fps
+    x = np.sin(2 * np.pi * 1 * t) + 0.3 * np.sin(2 * np.pi * 30 * t)
+    x = np.stack([x, x], axis=1)[:, :, None]  # (T, 2, 1)
+    x[100:110, 0] = np.nan  # gap in column 0 only
+    x[290:, 1] = np.nan
+    x[280:285, 1] = np.nan  # leaves a 5-sample run 285..289 shorter than the padding
+    y = butterworth_lowpass(x, fps, cutoff_hz=5.0)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(x))
+    np.testing.assert_array_equal(y[285:290, 1], x[285:290, 1])  # too short: unchanged
+    # each side of the gap is filtered on its own and close to the 1 Hz component
+    np.testing.assert_allclose(y[30:80, 0, 0], np.sin(2 * np.pi * t[30:80]), atol=0.02)
+    np.testing.assert_allclose(y[130:250, 0, 0], np.sin(2 * np.pi * t[130:250]), atol=0.02)
+
+
+def test_butterworth_clamps_above_nyquist_and_validates() -> None:
+    x = np.random.default_rng(0).normal(size=(100, 3))
+    with pytest.warns(RuntimeWarning, match="Nyquist"):
+        y = butterworth_lowpass(x, fps=60.0, cutoff_hz=30.0)
+    assert np.abs(y - x).max() < 0.5 * np.abs(x).max()  # near no-op
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        butterworth_lowpass(x, fps=60.0, cutoff_hz=12.0)
+    with pytest.raises(ValueError, match="even"):
+        butterworth_lowpass(x, 60.0, 6.0, order=3)
+
+
+def test_finite_runs() -> None:
+    assert finite_runs(np.array([0, 1, 1, 0, 1], bool)) == [(1, 3), (4, 5)]
+    assert finite_runs(np.zeros(3, bool)) == []
+
+
+def test_fill_gaps_cubic_exact_pchip_close() -> None:
+    t = np.arange(40, dtype=float)
+    cubic = 0.001 * (t - 10) ** 3 - 0.02 * t**2 + t  # known cubic
+    x = np.stack([cubic, -cubic], axis=1)
+    x[:3] = np.nan  # leading: stays NaN
+    x[10:14, 0] = np.nan  # 4-frame gap: filled
+    x[20:30, 0] = np.nan  # 10-frame gap: too long
+    x[33:35, 1] = np.nan  # 2-frame gap in the other column
+    x[38:] = np.nan  # trailing: stays NaN
+    filled, mask = fill_gaps(x, max_gap_frames=5, method="cubic")
+    expected_mask = np.zeros_like(mask)
+    expected_mask[10:14, 0] = True
+    expected_mask[33:35, 1] = True
+    np.testing.assert_array_equal(mask, expected_mask)
+    np.testing.assert_allclose(filled[10:14, 0], cubic[10:14], atol=1e-9)
+    np.testing.assert_allclose(filled[33:35, 1], -cubic[33:35], atol=1e-9)
+    assert np.isnan(filled[:3]).all() and np.isnan(filled[38:]).all()
+    assert np.isnan(filled[20:30, 0]).all()
+    np.testing.assert_array_equal(filled[~mask], x[~mask])  # observed samples untouched
+
+    p, pmask = fill_gaps(x, max_gap_frames=5)  # PCHIP default
+    np.testing.assert_array_equal(pmask, expected_mask)
+    np.testing.assert_allclose(p[10:14, 0], cubic[10:14], rtol=0.01)
+
+
+def test_fill_gaps_linear_and_validation() -> None:
+    x = np.array([0.0, np.nan, np.nan, 3.0, 4.0])
+    filled, mask = fill_gaps(x, 2, method="linear")
+    np.testing.assert_allclose(filled, [0, 1, 2, 3, 4])
+    assert mask.tolist() == [False, True, True, False, False]
+    with pytest.raises(ValueError, match="method"):
+        fill_gaps(x, 2, method="akima")
+
+
+def test_resample_linear_and_nan() -> None:
+    times = np.array([0.0, 0.1, 0.2, 0.3, 0.4])
+    x = np.stack([10 * times, times**2], axis=1)[:, None, :]  # (5, 1, 2)
+    x[2, 0, 1] = np.nan
+    nt, nx = resample(times, x, rate_hz=25.0)
+    np.testing.assert_allclose(nt, np.arange(11) * 0.04)
+    assert nx.shape == (11, 1, 2)
+    np.testing.assert_allclose(nx[:, 0, 0], 10 * nt, atol=1e-12)
+    # NaN at t=0.2 poisons outputs between 0.1 and 0.3 only; samples on the grid are copied
+    nan_rows = np.isnan(nx[:, 0, 1])
+    assert nan_rows.tolist() == [bool(0.1 < t < 0.3 or abs(t - 0.2) < 1e-12) for t in nt]
+    np.testing.assert_allclose(nx[0, 0, 1], 0.0)
+    np.testing.assert_allclose(nx[10, 0, 1], 0.16)
+    np.testing.assert_allclose(nx[1, 0, 1], 0.4 * 0.01)  # linear between 0 and 0.01
+    with pytest.raises(ValueError, match="increasing"):
+        resample(np.array([0.0, 0.2, 0.1]), np.zeros(3), 10.0)
