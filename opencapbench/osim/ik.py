@@ -1,0 +1,295 @@
+"""OpenSim inverse kinematics, in-process, one trial per call or many trials in parallel.
+
+:func:`run_ik` builds the ``IKTaskSet`` itself (a weighted task for every marker present in
+both the TRC file and the model), runs ``opensim.InverseKinematicsTool`` and writes the
+``.mot`` atomically.  OpenSim's console output goes to a per-trial log file.
+
+:func:`run_ik_many` runs trials in separate processes (``spawn`` context): OpenSim is
+single-threaded per trial, and a crash or error in one trial is returned as an
+:class:`IKFailure` without stopping the others.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import ctypes
+import math
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from opencapbench.io.atomic import atomic_path
+
+__all__ = [
+    "DEFAULT_IK_WEIGHTS",
+    "IKError",
+    "IKFailure",
+    "IKJob",
+    "IKResult",
+    "run_ik",
+    "run_ik_many",
+]
+
+#: Marker weights of OpenCapBench's ``Setup_IK_mmpose_final_adjusted.xml``.
+DEFAULT_IK_WEIGHTS: dict[str, float] = {
+    **{m: 25.0 for m in ("r_ASIS", "l_ASIS", "r_PSIS", "l_PSIS")},
+    **{
+        m: 10.0
+        for m in ("sternum", "r_knee", "l_knee", "r_mknee", "l_mknee")
+        + ("r_ankle", "l_ankle", "r_mankle", "l_mankle")
+    },
+    **{m: 7.0 for m in ("r_toe", "l_toe", "r_5meta", "l_5meta", "r_calc", "l_calc")},
+    **{
+        m: 5.0
+        for m in ("C7", "L2", "T6", "T11", "rshoulder", "lshoulder")
+        + ("r_lelbow", "l_lelbow", "r_melbow", "l_melbow")
+        + ("r_lwrist", "l_lwrist", "r_mwrist", "l_mwrist")
+    },
+}
+
+#: Weight of a marker present in the TRC file and the model but absent from the weights.
+DEFAULT_WEIGHT = 1.0
+
+
+class IKError(RuntimeError):
+    """Inverse kinematics could not run or produced no output; the message names the trial."""
+
+
+@dataclass(frozen=True)
+class IKJob:
+    """One IK trial: inputs, output and settings (see :func:`run_ik`)."""
+
+    model_path: Path
+    trc_path: Path
+    mot_path: Path
+    weights: Mapping[str, float] | None = None
+    time_range: tuple[float, float] | None = None
+    accuracy: float = 1e-5
+    log_path: Path | None = None
+    unclamp: bool = False
+
+
+@dataclass(frozen=True)
+class IKResult:
+    """A finished IK trial.
+
+    Attributes:
+        mot_path: the written motion file.
+        n_frames: frames solved.
+        marker_rms_m: root-mean-square marker error over all frames and markers, metres
+            (``sqrt(mean(per-frame RMS²))`` of OpenSim's marker-error report).
+        seconds: wall time of the trial.
+    """
+
+    mot_path: Path
+    n_frames: int
+    marker_rms_m: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class IKFailure:
+    """A trial that failed: the job and the error message (``ExceptionType: message``)."""
+
+    job: IKJob
+    error: str
+
+
+@contextmanager
+def _output_to(log_path: Path) -> Iterator[None]:
+    """Send everything written to the process's stdout/stderr file descriptors (OpenSim's
+    console log included) to ``log_path`` while the block runs."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log_path, "ab") as fh:
+        try:
+            os.dup2(fh.fileno(), 1)
+            os.dup2(fh.fileno(), 2)
+            yield
+        finally:
+            libc.fflush(None)
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def _marker_error_rms(path: Path) -> tuple[int, float]:
+    """Frames and overall marker RMS (m) from an ``*_ik_marker_errors.sto`` report."""
+    from opencapbench.io.mot import read_mot
+
+    df = read_mot(path)
+    rms = df["marker_error_RMS"].to_numpy(dtype=float)
+    return len(df), float(np.sqrt(np.nanmean(rms**2))) if rms.size else math.nan
+
+
+def run_ik(
+    model_path: str | os.PathLike,
+    trc_path: str | os.PathLike,
+    mot_path: str | os.PathLike,
+    weights: Mapping[str, float] | None = None,
+    time_range: tuple[float, float] | None = None,
+    accuracy: float = 1e-5,
+    log_path: str | os.PathLike | None = None,
+    unclamp: bool = False,
+) -> IKResult:
+    """Run OpenSim IK for one trial in this process.
+
+    Args:
+        model_path: ``.osim`` model carrying the markers.
+        trc_path: marker trajectories (metres, OpenSim frame).
+        mot_path: output ``.mot`` (degrees), written atomically.
+        weights: marker name → weight (default :data:`DEFAULT_IK_WEIGHTS`); markers in both
+            the TRC and the model but not in ``weights`` get weight 1.  A weight of 0 drops
+            the marker.
+        time_range: ``(start, end)`` seconds; default the whole TRC.
+        accuracy: IK solver accuracy (OpenCap/OpenCapBench: 1e-5).
+        log_path: OpenSim's log for this trial (default ``mot_path`` with suffix ``.log``).
+        unclamp: ignore the model's coordinate clamping (range bounds).  OpenSim's IK solver
+            converges noticeably less precisely with clamped coordinates (0.5-3 deg on
+            noise-free markers for LaiUhlrich2022-style models); OpenCap keeps them clamped.
+
+    Returns:
+        :class:`IKResult`.
+
+    Raises:
+        FileNotFoundError: model or TRC missing.
+        IKError: no marker in common between TRC and model, or OpenSim failed (see the log).
+        opencapbench.io.trc.TrcFileError: malformed TRC.
+    """
+    import opensim
+
+    from opencapbench.io.trc import read_trc
+
+    t0 = time.perf_counter()
+    model_path, trc_path, mot_path = Path(model_path), Path(trc_path), Path(mot_path)
+    log_path = Path(log_path) if log_path is not None else mot_path.with_suffix(".log")
+    for p, what in ((model_path, "OpenSim model"), (trc_path, "TRC file")):
+        if not p.is_file():
+            raise FileNotFoundError(f"{what} not found: {p}")
+    trc = read_trc(trc_path)
+    if trc.times.size < 1:
+        raise IKError(f"{trc_path}: no frames")
+    weights = DEFAULT_IK_WEIGHTS if weights is None else weights
+
+    with _output_to(log_path):
+        model = opensim.Model(str(model_path))
+        if unclamp:
+            cs = model.updCoordinateSet()
+            for i in range(cs.getSize()):
+                cs.get(i).set_clamped(False)
+        model.initSystem()
+    model_markers = {model.getMarkerSet().get(i).getName() for i in range(model.getNumMarkers())}
+    tasks = opensim.IKTaskSet()
+    used = []
+    for name in trc.marker_names:
+        w = float(weights.get(name, DEFAULT_WEIGHT))
+        if name not in model_markers or w <= 0:
+            continue
+        if np.all(np.isnan(trc.marker(name))):
+            continue
+        task = opensim.IKMarkerTask()
+        task.setName(name)
+        task.setWeight(w)
+        task.setApply(True)
+        tasks.cloneAndAppend(task)
+        used.append(name)
+    if not used:
+        raise IKError(
+            f"{trc_path}: no marker of the TRC file is on model {model_path.name} "
+            f"(TRC has {trc.marker_names[:5]}..., model has {sorted(model_markers)[:5]}...)"
+        )
+    start, end = (float(trc.times[0]), float(trc.times[-1])) if time_range is None else time_range
+
+    tool = opensim.InverseKinematicsTool()
+    tool.setName(mot_path.stem)
+    tool.setModel(model)
+    tool.set_marker_file(str(trc_path))
+    tool.set_IKTaskSet(tasks)
+    tool.setStartTime(start)
+    tool.setEndTime(end)
+    tool.set_accuracy(accuracy)
+    tool.set_constraint_weight(math.inf)
+    tool.set_report_errors(True)
+    tool.set_report_marker_locations(False)
+    with tempfile.TemporaryDirectory(prefix="ocb_ik_") as results, atomic_path(mot_path) as tmp:
+        tool.setResultsDir(results)
+        tool.set_output_motion_file(str(tmp))
+        with _output_to(log_path):
+            try:
+                ok = tool.run()
+            except RuntimeError as exc:
+                raise IKError(f"OpenSim IK failed on {trc_path}: {exc} (log: {log_path})") from exc
+        if not ok or not tmp.is_file() or tmp.stat().st_size == 0:
+            raise IKError(f"OpenSim IK produced no motion for {trc_path} (log: {log_path})")
+        errors = Path(results) / f"{mot_path.stem}_ik_marker_errors.sto"
+        n_frames, rms = _marker_error_rms(errors) if errors.is_file() else (0, math.nan)
+    return IKResult(mot_path, n_frames, rms, time.perf_counter() - t0)
+
+
+def _run_job(job: IKJob) -> IKResult | IKFailure:
+    try:
+        return run_ik(
+            job.model_path,
+            job.trc_path,
+            job.mot_path,
+            weights=job.weights,
+            time_range=job.time_range,
+            accuracy=job.accuracy,
+            log_path=job.log_path,
+            unclamp=job.unclamp,
+        )
+    except Exception as exc:  # one trial's failure must not stop the others
+        return IKFailure(job, f"{type(exc).__name__}: {exc}")
+
+
+def run_ik_many(
+    jobs: Sequence[IKJob], n_workers: int = 1, progress: bool = True
+) -> list[IKResult | IKFailure]:
+    """Run many IK trials, in parallel processes when ``n_workers > 1``.
+
+    Args:
+        jobs: the trials.
+        n_workers: worker processes (``spawn`` context); 1 runs them here, one after another.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        One :class:`IKResult` or :class:`IKFailure` per job, in job order.  A worker that dies
+        (e.g. OpenSim crashes) turns its pending trials into failures.
+    """
+    from tqdm.auto import tqdm
+
+    jobs = list(jobs)
+    results: list[IKResult | IKFailure | None] = [None] * len(jobs)
+    bar = tqdm(total=len(jobs), desc="IK", unit="trial", disable=not progress)
+    try:
+        if n_workers <= 1 or len(jobs) <= 1:
+            for i, job in enumerate(jobs):
+                results[i] = _run_job(job)
+                bar.update()
+        else:
+            ctx = mp.get_context("spawn")
+            workers = min(n_workers, len(jobs))
+            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = {pool.submit(_run_job, job): i for i, job in enumerate(jobs)}
+                for fut in cf.as_completed(futures):
+                    i = futures[fut]
+                    try:
+                        results[i] = fut.result()
+                    except Exception as exc:  # BrokenProcessPool and the like
+                        results[i] = IKFailure(jobs[i], f"{type(exc).__name__}: {exc}")
+                    bar.update()
+    finally:
+        bar.close()
+    return [r for r in results if r is not None]
