@@ -186,3 +186,21 @@ def test_smallest_eigenvector_solver_including_fallback() -> None:
     assert abs(x[:, 0] @ Q[:, 0]) == pytest.approx(1.0, abs=1e-12)
     ref = np.linalg.eigh(M[0])[1][:, 0]
     assert abs(x[:, 1] @ ref) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_leave_one_out_finds_heavily_weighted_culprit() -> None:
+    # Three cameras; the corrupted one has the highest weight and drags the point, so the
+    # largest error shows on a correct camera.  "worst" drops that one; leave-one-out does not.
+    P = _rig(3, seed=9)
+    X = _cloud(1, 1, seed=10)
+    uv = _project(P, X)
+    uv[0, 0, 0] += 40.0
+    w = np.array([0.9, 0.6, 0.3])[:, None, None]
+    worst = triangulate_robust(uv, w, P, reproj_threshold_px=2.0, strategy="worst")
+    assert worst.excluded[:, 0, 0].tolist() == [False, False, True]
+    loo = triangulate_robust(uv, w, P, reproj_threshold_px=2.0)
+    assert loo.excluded[:, 0, 0].tolist() == [True, False, False]
+    np.testing.assert_allclose(loo.points3d[0, 0], X[0, 0], atol=1e-8)
+    assert loo.confidence[0, 0] == pytest.approx(0.45)
+    with pytest.raises(ValueError, match="strategy"):
+        triangulate_robust(uv, w, P, reproj_threshold_px=2.0, strategy="ransac")

@@ -215,6 +215,51 @@ def reprojection_errors(
     return err
 
 
+def _errors_flat(X: np.ndarray, uv: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Reprojection errors of N points, (N, 3) and (C, N, 2) → (C, N) pixels."""
+    return reprojection_errors(X[None], uv[:, None], P)[:, 0]
+
+
+def _best_leave_one_out(
+    uv: np.ndarray, w: np.ndarray, used: np.ndarray, P: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For N points, the used camera whose removal leaves the smallest worst error.
+
+    Args:
+        uv: (C, N, 2) pixels; w: (C, N) weights (0 = unused); used: (C, N) bool;
+        P: (C, 3, 4).
+
+    Returns:
+        ``(camera (N,), points (N, 3), errors (C, N))`` for the best removal of each point.
+    """
+    C, N = w.shape
+    best_score = np.full(N, np.inf)
+    best_cam = np.zeros(N, dtype=np.int64)
+    best_pts = np.full((N, 3), np.nan)
+    best_err = np.full((C, N), np.nan)
+    chosen = np.zeros(N, dtype=bool)
+    for c in range(C):
+        cand = np.flatnonzero(used[c])
+        if cand.size == 0:
+            continue
+        w_drop = w[:, cand].copy()
+        w_drop[c] = 0.0
+        X = _solve(uv[:, cand], w_drop, P)
+        e = _errors_flat(X, uv[:, cand], P)
+        keep = used[:, cand].copy()
+        keep[c] = False
+        score = np.where(keep, np.nan_to_num(e, nan=np.inf), -np.inf).max(axis=0)
+        score = np.where(np.isfinite(X).all(axis=1), score, np.inf)
+        better = (score < best_score[cand]) | ~chosen[cand]
+        idx = cand[better]
+        chosen[idx] = True
+        best_score[idx] = score[better]
+        best_cam[idx] = c
+        best_pts[idx] = X[better]
+        best_err[:, idx] = e[:, better]
+    return best_cam, best_pts, best_err
+
+
 @dataclass
 class TriangulationResult:
     """Output of :func:`triangulate_robust` (C cameras, F frames, K keypoints).
@@ -246,17 +291,24 @@ def triangulate_robust(
     projections: np.ndarray,
     reproj_threshold_px: float | None = None,
     min_cameras: int = 2,
+    strategy: str = "leave_one_out",
 ) -> TriangulationResult:
     """Weighted DLT with greedy exclusion of cameras that reproject badly.
 
     Per point: triangulate with all usable cameras; while the largest reprojection error
     among the used cameras exceeds ``reproj_threshold_px`` and more than ``min_cameras``
-    remain, drop that camera and re-triangulate.  The rounds are vectorised: each round
-    re-solves, in one batch, only the points still failing (at most ``C - min_cameras``
-    rounds).  A point still above the threshold with ``min_cameras`` cameras is kept (its
-    ``reproj_error`` tells).  Greedy worst-first removal is exact for one bad camera and
-    needs ``C - min_cameras`` solves at most, where trying all subsets (Pose2Sim) grows
-    combinatorially.
+    remain, drop one camera and re-triangulate.  Which camera:
+
+    - ``"leave_one_out"`` (default): re-solve without each used camera in turn and drop the
+      one whose removal leaves the smallest worst error among the others (C solves per
+      round).  A wrong camera with a high weight pulls the point towards itself, so the
+      camera with the largest error is often a correct one; leaving each out finds the culprit.
+    - ``"worst"``: drop the camera with the largest error (one solve per round).
+
+    Rounds are vectorised: each re-solves, in batches, only the points still failing (at
+    most ``C - min_cameras`` rounds), so the cost is a few full solves, where trying every
+    camera subset (Pose2Sim) grows combinatorially.  A point still above the threshold with
+    ``min_cameras`` cameras is kept; its ``reproj_error`` tells.
 
     Args:
         points2d: (C, F, K, 2) undistorted pixels; NaN = not seen.
@@ -264,6 +316,7 @@ def triangulate_robust(
         projections: (C, 3, 4) ``K [R | t]``.
         reproj_threshold_px: pixels; ``None`` disables exclusion (plain weighted DLT).
         min_cameras: fewest cameras for a point (>= 2).
+        strategy: ``"leave_one_out"`` or ``"worst"`` (see above).
 
     Returns:
         :class:`TriangulationResult`.
@@ -276,6 +329,8 @@ def triangulate_robust(
     excluded = np.zeros_like(used)
 
     if reproj_threshold_px is not None:
+        if strategy not in ("leave_one_out", "worst"):
+            raise ValueError(f"strategy must be 'leave_one_out' or 'worst', got {strategy!r}")
         wz = np.where(used, w, 0.0)
         for _ in range(max(C - min_cameras, 0)):
             err_used = np.where(used, np.nan_to_num(err, nan=np.inf), -np.inf)
@@ -289,13 +344,20 @@ def triangulate_robust(
             if not failing.any():
                 break
             fi, ki = np.nonzero(failing)
-            ci = worst[fi, ki]
+            uv_sub, w_sub, used_sub = pts[:, fi, ki], wz[:, fi, ki], used[:, fi, ki]
+            if strategy == "worst":
+                ci = worst[fi, ki]
+                w_drop = w_sub.copy()
+                w_drop[ci, np.arange(fi.size)] = 0.0
+                sub = _solve(uv_sub, w_drop, P)
+                sub_err = _errors_flat(sub, uv_sub, P)
+            else:
+                ci, sub, sub_err = _best_leave_one_out(uv_sub, w_sub, used_sub, P)
             used[ci, fi, ki] = False
             excluded[ci, fi, ki] = True
             wz[ci, fi, ki] = 0.0
-            sub = _solve(pts[:, fi, ki], wz[:, fi, ki], P)
             points3d[fi, ki] = sub
-            err[:, fi, ki] = reprojection_errors(sub[None], pts[:, fi, ki][:, None], P)[:, 0]
+            err[:, fi, ki] = sub_err
 
     ok = np.isfinite(points3d).all(axis=-1)
     used &= ok[None]
