@@ -112,7 +112,7 @@ def _times(df: pd.DataFrame, what: str) -> np.ndarray:
 
 def sample_rate(df: pd.DataFrame) -> float:
     """Sampling rate in Hz from the median time step of ``df.index``."""
-    return float(1.0 / np.median(np.diff(_times(df, "table"))))
+    return round(float(1.0 / np.median(np.diff(_times(df, "table")))), 6)
 
 
 def _interp(t_src: np.ndarray, y: np.ndarray, t_query: np.ndarray) -> np.ndarray:
@@ -328,7 +328,7 @@ def _natural_key(text: object) -> list:
 
 
 def _wide(per_trial: pd.DataFrame, metric: str, by: list[str], dofs: Sequence[str]) -> pd.DataFrame:
-    """Mean of ``metric`` per group and DOF (columns DOFs + mean + n_trials)."""
+    """Mean of ``metric`` per group and DOF (columns DOFs + mean [+ n_trials for groups])."""
     trial_keys = [c for c in ("subject", "session", "trial") if c in per_trial.columns]
     per = (
         per_trial.groupby(trial_keys + ["dof"], sort=False)[metric]
@@ -337,16 +337,15 @@ def _wide(per_trial: pd.DataFrame, metric: str, by: list[str], dofs: Sequence[st
         .reindex(columns=list(dofs))
     )
     per["mean"] = per[list(dofs)].mean(axis=1, skipna=True)
+    per.columns.name = None
     if by == trial_keys:
-        table = per
-        table["n_trials"] = 1
-    else:
-        groups = per.reset_index().merge(
-            per_trial[trial_keys + [c for c in by if c not in trial_keys]].drop_duplicates(),
-            on=trial_keys,
-        )
-        table = groups.groupby(by)[[*dofs, "mean"]].mean()
-        table["n_trials"] = groups.groupby(by).size()
+        return per
+    groups = per.reset_index().merge(
+        per_trial[trial_keys + [c for c in by if c not in trial_keys]].drop_duplicates(),
+        on=trial_keys,
+    )
+    table = groups.groupby(by)[[*dofs, "mean"]].mean()
+    table["n_trials"] = groups.groupby(by).size()
     table.columns.name = None
     table["n_trials"] = table["n_trials"].astype(np.int64)
     return table
@@ -373,7 +372,8 @@ def aggregate(per_trial: pd.DataFrame, dofs: Sequence[str] = OCB_DOFS) -> dict[s
         * ``per_activity_rmse`` / ``per_activity_mae`` — index activity, columns DOFs +
           ``mean`` + ``n_trials``.
         * ``per_subject_rmse`` / ``per_subject_mae`` — index subject, same columns.
-        * ``per_trial_rmse`` / ``per_trial_mae`` — index (subject[, session], trial).
+        * ``per_trial_rmse`` / ``per_trial_mae`` — index (subject[, session], trial), columns
+          DOFs + ``mean``.
     """
     dofs = list(dofs)
     if per_trial.empty:
