@@ -1,14 +1,341 @@
-"""`ocb infer` (not yet delivered: the pose model and ocb infer)."""
+"""``ocb infer``: person detection + 2D keypoints on images, image folders and videos."""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import click
 
+from opencapbench.inference.boxes_file import FileBoxes
+from opencapbench.inference.detector import DEFAULT_DETECTOR
+from opencapbench.inference.errors import BoxesFileError, InferenceError
+from opencapbench.inference.models import list_models
 
-@click.command("infer", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def infer() -> None:
-    """NOT YET AVAILABLE: delivered by the issue "the pose model and ocb infer".
+log = logging.getLogger(__name__)
 
-    This command exits with status 2 until then.
+
+@dataclass
+class InputReport:
+    """Outcome of one input: the files written, or the error."""
+
+    name: str
+    source: str
+    ok: bool
+    frames: int = 0
+    fps: float = 0.0
+    outputs: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class InferSettings:
+    """What every input of one ``ocb infer`` run shares."""
+
+    out_dir: Path
+    model_label: str
+    boxes: Path | None
+    single_input: bool
+    det_interval: int
+    max_persons: int
+    batch_size: int
+    overlay: str
+    table_fmt: str
+    openpose: bool
+    progress: bool
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    out, n = name, 2
+    while out in taken:
+        out, n = f"{name}_{n}", n + 1
+    taken.add(out)
+    return out
+
+
+def _boxes_for(boxes: Path | None, name: str, single: bool) -> FileBoxes | None:
+    if boxes is None:
+        return None
+    if boxes.is_dir():
+        for suffix in (".json", ".csv"):
+            if (boxes / f"{name}{suffix}").is_file():
+                return FileBoxes.from_file(boxes / f"{name}{suffix}")
+        raise BoxesFileError(f"{boxes}: no {name}.json or {name}.csv boxes file for input {name!r}")
+    if not single:
+        raise BoxesFileError(
+            f"--boxes {boxes} is one file but there are several inputs; give a folder of <name>.json|csv"
+        )
+    return FileBoxes.from_file(boxes)
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@click.command("infer")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-m",
+    "--model",
+    default="synthpose-hrnet48",
+    show_default=True,
+    help=f"Pose model: one of {', '.join(list_models())}; an MMPose config .py (with --checkpoint); or a ViTPose folder.",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Weights for a local MMPose config.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("ocb_infer"),
+    show_default=True,
+    help="Output folder.",
+)
+@click.option(
+    "--device", default=None, help="torch device (default: cuda when available, else cpu)."
+)
+@click.option(
+    "--amp",
+    type=click.Choice(["none", "bf16", "fp16"]),
+    default="none",
+    show_default=True,
+    help="Autocast precision on CUDA.",
+)
+@click.option(
+    "--detector",
+    default=DEFAULT_DETECTOR,
+    show_default=True,
+    help="RT-DETR Hugging Face repo id or local folder.",
+)
+@click.option(
+    "--det-threshold",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Person detection score threshold.",
+)
+@click.option(
+    "--det-interval",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Detect every N frames; boxes are tracked in between.",
+)
+@click.option(
+    "--max-persons",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Person slots per frame; 1 = the subject (largest, then tracked).",
+)
+@click.option(
+    "--boxes",
+    type=click.Path(exists=True, path_type=Path),
+    help="Person boxes instead of the detector: a JSON/CSV file (one input) or a folder of <input name>.json|csv.",
+)
+@click.option(
+    "--flip-test/--no-flip-test",
+    default=True,
+    show_default=True,
+    help="Average with the mirrored crop.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Person crops per forward pass.",
+)
+@click.option(
+    "--overlay",
+    type=click.Choice(["none", "video", "images"]),
+    default="none",
+    show_default=True,
+    help="Also write frames with the skeleton drawn.",
+)
+@click.option(
+    "--table",
+    "table_fmt",
+    type=click.Choice(["auto", "csv", "parquet"]),
+    default="auto",
+    show_default=True,
+    help="Table format (auto: parquet if pyarrow is installed, else CSV).",
+)
+@click.option(
+    "--openpose/--no-openpose",
+    default=True,
+    show_default=True,
+    help="Also write OpenPose per-frame JSON (<name>_json/).",
+)
+@click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
+)
+def infer(
+    inputs: tuple[Path, ...],
+    model: str,
+    checkpoint: Path | None,
+    out_dir: Path,
+    device: str | None,
+    amp: str,
+    detector: str,
+    det_threshold: float,
+    det_interval: int,
+    max_persons: int,
+    boxes: Path | None,
+    flip_test: bool,
+    batch_size: int,
+    overlay: str,
+    table_fmt: str,
+    openpose: bool,
+    progress: bool,
+) -> None:
+    """Detect people and estimate 2D keypoints on INPUTS (images, image folders, videos).
+
+    For each input NAME the output folder receives NAME.keypoints.json (all frames),
+    NAME_json/ (OpenPose per-frame JSON), NAME.keypoints.parquet|csv (one row per keypoint),
+    NAME.npz (keypoint store) and, with --overlay, NAME.overlay.mp4 or NAME_overlay/.
+    An input that cannot be read is reported and skipped; the exit status is 1 if any failed.
     """
-    raise click.UsageError("`ocb infer` is not implemented yet (the pose model and ocb infer).")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    from opencapbench.inference.video import collect_inputs
+
+    jobs = collect_inputs(inputs)
+    device = device or _default_device()
+    amp_opt = None if amp == "none" else amp
+    state: dict = {}
+
+    def get_model():
+        if "model" not in state:
+            from opencapbench.inference.models import load_pose_model
+
+            state["model"] = load_pose_model(
+                model,
+                checkpoint,
+                device=device,
+                amp=amp_opt,
+                flip_test=flip_test,
+                batch_size=batch_size,
+            )
+        return state["model"]
+
+    def get_detector():
+        if "detector" not in state:
+            from opencapbench.inference.detector import RTDetrPersonDetector
+
+            state["detector"] = RTDetrPersonDetector(
+                detector, device=device, score_threshold=det_threshold, amp=amp_opt
+            )
+        return state["detector"]
+
+    settings = InferSettings(
+        out_dir=out_dir,
+        model_label=str(model),
+        boxes=boxes,
+        single_input=len(jobs) == 1,
+        det_interval=det_interval,
+        max_persons=max_persons,
+        batch_size=batch_size,
+        overlay=overlay,
+        table_fmt=table_fmt,
+        openpose=openpose,
+        progress=progress,
+    )
+    reports: list[InputReport] = []
+    taken: set[str] = set()
+    for name, spec in jobs:
+        name = _unique(name, taken)
+        report = InputReport(
+            name=name,
+            source=str(spec if not isinstance(spec, list) else (spec[0].parent if spec else name)),
+            ok=False,
+        )
+        reports.append(report)
+        try:
+            report.outputs = _process_one(name, spec, settings, get_model, get_detector, report)
+            report.ok = True
+        except (InferenceError, OSError, ValueError) as exc:
+            # ModelNotAvailableError etc. are fatal for every input: stop early
+            from opencapbench.inference.errors import ModelNotAvailableError, UnknownModelError
+
+            report.error = f"{type(exc).__name__}: {exc}"
+            log.error("%s: %s", name, report.error)
+            if isinstance(exc, ModelNotAvailableError | UnknownModelError):
+                break
+    _write_summary(out_dir, reports)
+    failed = [r for r in reports if not r.ok]
+    click.echo(
+        f"{len(reports) - len(failed)}/{len(reports)} inputs processed; outputs in {out_dir}"
+    )
+    for r in failed:
+        click.echo(f"FAILED {r.name} ({r.source}): {r.error}", err=True)
+    if failed or len(reports) < len(jobs):
+        sys.exit(1)
+
+
+def _process_one(
+    name: str, spec, st: InferSettings, get_model, get_detector, report: InputReport
+) -> list[str]:
+    """Run one input and write its outputs; returns the paths written."""
+    from opencapbench.inference import outputs
+    from opencapbench.inference.models import keypoint_set_name
+    from opencapbench.inference.overlay import OverlayWriter
+    from opencapbench.inference.pipeline import PipelineOptions, run_pose
+    from opencapbench.inference.video import open_source
+    from opencapbench.keypoints import get_keypoint_set
+
+    source = open_source(name, spec)
+    file_boxes = _boxes_for(st.boxes, name, st.single_input)
+    pose_model = get_model()
+    det = None if file_boxes is not None else get_detector()
+    options = PipelineOptions(
+        det_interval=st.det_interval,
+        max_persons=st.max_persons,
+        pose_batch=st.batch_size,
+        progress=st.progress,
+    )
+    out_dir = st.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sink = None
+    if st.overlay != "none":
+        kps = get_keypoint_set(keypoint_set_name(pose_model))
+        as_images = st.overlay == "images"
+        target = out_dir / (f"{name}_overlay" if as_images else f"{name}.overlay.mp4")
+        sink = OverlayWriter(target, kps, source.fps, source.image_size, as_images=as_images)
+    try:
+        result = run_pose(
+            source, pose_model, detector=det, file_boxes=file_boxes, options=options, sink=sink
+        )
+    finally:
+        if sink is not None:
+            sink.close()
+    report.frames, report.fps = result.num_frames, result.num_frames / max(result.elapsed_s, 1e-9)
+    meta = {"model": st.model_label, "boxes": "file" if file_boxes is not None else "detector"}
+    written = [outputs.write_json(result, out_dir / f"{name}.keypoints.json", meta)]
+    written.append(outputs.write_table(result, out_dir / f"{name}.keypoints", st.table_fmt))
+    written.append(result.to_keypoints2d().save(out_dir / f"{name}.npz"))
+    if st.openpose:
+        outputs.write_openpose(result, out_dir / f"{name}_json", name)
+        written.append(out_dir / f"{name}_json")
+    if sink is not None:
+        written.append(sink.path)
+    log.info("%s: %d frames, %.2f frames/s", name, report.frames, report.fps)
+    return [str(p) for p in written]
+
+
+def _write_summary(out_dir: Path, reports: list[InputReport]) -> None:
+    from dataclasses import asdict
+
+    from opencapbench.io.atomic import atomic_write
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out_dir / "summary.json") as fh:
+        json.dump({"inputs": [asdict(r) for r in reports]}, fh, indent=1)

@@ -1,0 +1,97 @@
+"""Model files from the Hugging Face Hub, cached by ``huggingface_hub``.
+
+Files land in the standard cache (``$HF_HOME/hub``, default ``~/.cache/huggingface/hub``)
+and are reused offline (``HF_HUB_OFFLINE=1``).  When a file is neither cached nor
+downloadable, :class:`ModelNotAvailableError` says what to download and where it must go.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from opencapbench.inference.errors import ModelNotAvailableError
+
+
+def _cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def _not_available(
+    repo_id: str, files: Sequence[str], exc: BaseException
+) -> ModelNotAvailableError:
+    listed = " ".join(files) if files else "(the whole repository)"
+    why = (
+        "offline mode is on (HF_HUB_OFFLINE=1) and they are not in the cache"
+        if _offline()
+        else f"the download failed ({type(exc).__name__}: {exc})"
+    )
+    cmd = f"hf download {repo_id} {' '.join(files)}".rstrip()
+    return ModelNotAvailableError(
+        f"model files {listed} of the Hugging Face repository {repo_id!r} are needed but "
+        f"{why}.\n  Cache folder: {_cache_dir()} (set by HF_HOME / HF_HUB_CACHE).\n"
+        f"  Fix: on a machine with internet run `{cmd}` (huggingface_hub CLI; older versions: "
+        f"`huggingface-cli download ...`) with the same HF_HOME, then copy that cache folder "
+        f"here; or pass local files instead of the model name."
+    )
+
+
+def _hub_errors() -> tuple[type[BaseException], ...]:
+    from huggingface_hub import errors
+
+    names = (
+        "LocalEntryNotFoundError",
+        "OfflineModeIsEnabled",
+        "RepositoryNotFoundError",
+        "EntryNotFoundError",
+        "RevisionNotFoundError",
+        "HfHubHTTPError",
+    )
+    return tuple(getattr(errors, n) for n in names if hasattr(errors, n)) + (OSError,)
+
+
+def hub_file(repo_id: str, filename: str, revision: str | None = None) -> Path:
+    """Local path of ``filename`` from ``repo_id`` (downloaded once, then cached)."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename, revision=revision))
+    except _hub_errors() as exc:
+        raise _not_available(repo_id, [filename], exc) from exc
+
+
+def hub_snapshot(
+    repo_id: str, allow_patterns: Sequence[str] | None = None, revision: str | None = None
+) -> Path:
+    """Local folder holding ``repo_id`` (only the files matching ``allow_patterns``)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(
+            repo_id=repo_id,
+            allow_patterns=list(allow_patterns) if allow_patterns else None,
+            revision=revision,
+        )
+    except _hub_errors() as exc:
+        raise _not_available(repo_id, list(allow_patterns or []), exc) from exc
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ModelNotAvailableError(
+            f"{repo_id}: the cached snapshot {folder} has no config.json (incomplete download); "
+            f"delete it and download again."
+        )
+    return folder
+
+
+def is_local(spec: str | os.PathLike) -> bool:
+    """True when ``spec`` names an existing local file or folder."""
+    return Path(spec).expanduser().exists()

@@ -1,0 +1,186 @@
+"""Pose models by name, or from local files.
+
+Registered names (files come from the Hugging Face Hub and are cached, see
+:mod:`opencapbench.inference.hub`):
+
+* ``synthpose-hrnet48``: HRNet-W48 + DARK, 384×288, 52 keypoints, the MMPose release
+  ``stanfordmimi/synthpose-hrnet-48-mmpose`` run by :mod:`opencapbench.pose` (no mmpose).
+* ``synthpose-vitpose-base`` / ``synthpose-vitpose-huge``: ``transformers`` ViTPose
+  (``stanfordmimi/synthpose-vitpose-{base,huge}-hf``).
+
+Local files: an MMPose-style config ``.py`` (+ a checkpoint ``.pth``), or a folder saved
+with ``save_pretrained`` holding a ViTPose ``config.json``.
+
+Every model returned has ``keypoint_names``, ``flip_indices``, ``input_size (w, h)`` and
+``predict_bboxes(images, bboxes) -> [(keypoints (N_i, K, 2) px, scores (N_i, K))]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from opencapbench.inference.errors import UnknownModelError
+from opencapbench.inference.hub import hub_file, hub_snapshot
+from opencapbench.keypoints import (
+    get_keypoint_set,
+    keypoint_set_from_names,
+    list_keypoint_sets,
+    register_keypoint_set,
+)
+
+log = logging.getLogger(__name__)
+
+
+class PoseEstimator(Protocol):
+    """The interface the inference pipeline needs from a top-down pose model."""
+
+    keypoint_names: list[str]
+    flip_indices: list[int]
+    input_size: tuple[int, int]
+
+    def predict_bboxes(
+        self, images: list[np.ndarray], bboxes: list[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray]]: ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: where its files live and which loader runs it."""
+
+    name: str
+    kind: str  # "mmpose" (opencapbench.pose) or "vitpose" (transformers)
+    repo_id: str
+    files: tuple[str, ...]
+    description: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "synthpose-hrnet48",
+            "mmpose",
+            "stanfordmimi/synthpose-hrnet-48-mmpose",
+            ("td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py", "hrnet-w48_dark.pth"),
+            "SynthPose HRNet-W48 + DARK, 384x288, COCO-17 + 35 anatomical markers",
+        ),
+        ModelSpec(
+            "synthpose-vitpose-base",
+            "vitpose",
+            "stanfordmimi/synthpose-vitpose-base-hf",
+            ("config.json", "preprocessor_config.json", "*.safetensors"),
+            "SynthPose ViTPose-Base (transformers), 256x192, 52 keypoints",
+        ),
+        ModelSpec(
+            "synthpose-vitpose-huge",
+            "vitpose",
+            "stanfordmimi/synthpose-vitpose-huge-hf",
+            ("config.json", "preprocessor_config.json", "*.safetensors"),
+            "SynthPose ViTPose-Huge (transformers), 256x192, 52 keypoints (2.5 GB)",
+        ),
+    )
+}
+
+
+def list_models() -> list[str]:
+    return sorted(MODELS)
+
+
+def _load_mmpose(
+    config: str | os.PathLike, checkpoint: str | os.PathLike | None, device: str, **opts: Any
+) -> PoseEstimator:
+    from opencapbench.pose.api import PoseModel
+
+    params = inspect.signature(PoseModel.from_config).parameters
+    accepted = {k: v for k, v in opts.items() if k in params and v is not None}
+    return PoseModel.from_config(
+        str(config),
+        checkpoint=None if checkpoint is None else str(checkpoint),
+        device=device,
+        **accepted,
+    )
+
+
+def _is_vitpose_folder(path: Path) -> bool:
+    cfg = path / "config.json"
+    if not cfg.is_file():
+        return False
+    try:
+        return json.loads(cfg.read_text(encoding="utf-8")).get("model_type") == "vitpose"
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def load_pose_model(
+    model: str | os.PathLike,
+    checkpoint: str | os.PathLike | None = None,
+    device: str = "cpu",
+    amp: str | None = None,
+    flip_test: bool = True,
+    batch_size: int = 32,
+) -> PoseEstimator:
+    """Load a pose model by registered name or from local files.
+
+    Args:
+        model: a name from :data:`MODELS`, an MMPose-style config ``.py``, or a ViTPose
+            folder (``save_pretrained``).
+        checkpoint: weights for a local config (``.pth``); ignored for names and folders.
+        device: torch device, e.g. "cpu", "cuda".
+        amp: "bf16" / "fp16" autocast on CUDA; None = fp32.
+        flip_test: average with the mirrored crop.
+        batch_size: crops per forward pass.
+
+    Raises:
+        UnknownModelError: neither a registered name nor an existing local file/folder.
+        ModelNotAvailableError: a registered model's files are not cached and cannot be
+            downloaded (the message says what to download and where).
+    """
+    from opencapbench.inference.vitpose import VitPoseEstimator
+
+    opts = {"amp": amp, "flip_test": flip_test, "batch_size": batch_size}
+    name = str(model)
+    spec = MODELS.get(name.lower())
+    if spec is not None:
+        if spec.kind == "vitpose":
+            return VitPoseEstimator(hub_snapshot(spec.repo_id, spec.files), device=device, **opts)
+        config = hub_file(spec.repo_id, spec.files[0])
+        weights = hub_file(spec.repo_id, spec.files[1])
+        return _load_mmpose(config, weights, device, **opts)
+    path = Path(name).expanduser()
+    if path.is_dir() and _is_vitpose_folder(path):
+        return VitPoseEstimator(path, device=device, **opts)
+    if path.is_file() and path.suffix == ".py":
+        if checkpoint is None:
+            log.warning("%s: no checkpoint given, the pose model has random weights", path)
+        elif not Path(checkpoint).is_file():
+            raise UnknownModelError(f"checkpoint file {checkpoint} not found")
+        return _load_mmpose(path, checkpoint, device, **opts)
+    raise UnknownModelError(
+        f"unknown pose model {name!r}: use one of {list_models()}, an MMPose config .py "
+        f"(with --checkpoint), or a ViTPose folder with config.json"
+    )
+
+
+def keypoint_set_name(model: PoseEstimator) -> str:
+    """Registry name of the keypoint set the model outputs (registered on the fly if new)."""
+    kps = getattr(model, "keypoint_set", None)
+    if kps is not None and hasattr(kps, "name"):
+        return kps.name
+    names = tuple(model.keypoint_names)
+    for candidate in list_keypoint_sets():
+        if get_keypoint_set(candidate).names == names:
+            return candidate
+    digest = hashlib.sha1("\n".join(names).encode()).hexdigest()[:8]
+    new_name = f"model{len(names)}_{digest}"
+    if new_name not in list_keypoint_sets():
+        register_keypoint_set(keypoint_set_from_names(new_name, names))
+    return new_name
