@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 
-@click.command("generate-dataset", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.command(
+    "generate-dataset", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
 def generate_dataset() -> None:
     """NOT YET AVAILABLE: delivered by the issue "ocb generate-dataset".
 
