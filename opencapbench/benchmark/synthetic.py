@@ -481,7 +481,6 @@ def generate_synthetic_dataset(
     Returns:
         :class:`SyntheticDataset`.
     """
-    import opensim
     from tqdm.auto import tqdm
 
     from opencapbench.geometry.frames import placement_rotation
@@ -492,6 +491,7 @@ def generate_synthetic_dataset(
     from opencapbench.io.trc import write_trc
     from opencapbench.keypoints import get_keypoint_set
     from opencapbench.osim.kinematics import synthpose52_trajectories
+    from opencapbench.osim.logs import load_model
     from opencapbench.osim.model_builder import GENERIC_HEIGHT_M, GENERIC_MASS_KG
 
     if n_cameras not in _CAMERAS_BY_COUNT:
@@ -524,7 +524,7 @@ def generate_synthetic_dataset(
         else:
             height, mass = GENERIC_HEIGHT_M, GENERIC_MASS_KG
         model_file = _subject_model(sdir, model_path, height, mass)
-        model = opensim.Model(str(model_file))
+        model = load_model(model_file)
         body = anthropometry_from_model(model)
         coords = {
             model.getCoordinateSet().get(k).getName() for k in range(model.getNumCoordinates())

@@ -12,21 +12,19 @@ single-threaded per trial, and a crash or error in one trial is returned as an
 from __future__ import annotations
 
 import concurrent.futures as cf
-import ctypes
 import math
 import multiprocessing as mp
 import os
-import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from opencapbench.io.atomic import atomic_path
+from opencapbench.osim.logs import redirect_output
 
 __all__ = [
     "DEFAULT_IK_WEIGHTS",
@@ -103,28 +101,6 @@ class IKFailure:
     error: str
 
 
-@contextmanager
-def _output_to(log_path: Path) -> Iterator[None]:
-    """Send everything written to the process's stdout/stderr file descriptors (OpenSim's
-    console log included) to ``log_path`` while the block runs."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    libc = ctypes.CDLL(None)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with open(log_path, "ab") as fh:
-        try:
-            os.dup2(fh.fileno(), 1)
-            os.dup2(fh.fileno(), 2)
-            yield
-        finally:
-            libc.fflush(None)
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-
-
 def _marker_error_rms(path: Path) -> tuple[int, float]:
     """Frames and overall marker RMS (m) from an ``*_ik_marker_errors.sto`` report."""
     from opencapbench.io.mot import read_mot
@@ -183,7 +159,7 @@ def run_ik(
         raise IKError(f"{trc_path}: no frames")
     weights = DEFAULT_IK_WEIGHTS if weights is None else weights
 
-    with _output_to(log_path):
+    with redirect_output(log_path):
         model = opensim.Model(str(model_path))
         if unclamp:
             cs = model.updCoordinateSet()
@@ -226,7 +202,7 @@ def run_ik(
     with tempfile.TemporaryDirectory(prefix="ocb_ik_") as results, atomic_path(mot_path) as tmp:
         tool.setResultsDir(results)
         tool.set_output_motion_file(str(tmp))
-        with _output_to(log_path):
+        with redirect_output(log_path):
             try:
                 ok = tool.run()
             except RuntimeError as exc:

@@ -29,6 +29,7 @@ import opensim
 import yaml
 
 from opencapbench.io.atomic import atomic_path
+from opencapbench.osim.logs import load_model, opensim_log_level
 
 __all__ = [
     "MOCAP_MARKER_ALIASES",
@@ -302,8 +303,9 @@ def attach_synthpose_markers(
     aliases = MOCAP_MARKER_ALIASES if mocap_marker_map is None else mocap_marker_map
     generic = load_synthpose_markers() if markers is None else markers
 
-    model = opensim.Model(str(model_path))
-    model.initSystem()
+    model = load_model(model_path)
+    with opensim_log_level("error"):
+        model.initSystem()
     factors = body_scale_factors(model)
     bodies = model.getBodySet()
     report = PlacementReport(model_path, out_path)
