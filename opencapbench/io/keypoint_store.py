@@ -65,7 +65,7 @@ def _kpset_name(keypoint_set: str | KeypointSet) -> str:
     return keypoint_set.name if isinstance(keypoint_set, KeypointSet) else str(keypoint_set)
 
 
-@dataclass
+@dataclass(eq=False)
 class Keypoints2D:
     """2D keypoints of one camera over one trial.
 
@@ -80,7 +80,8 @@ class Keypoints2D:
 
     Construction validates shapes against the named keypoint set (``ValueError`` /
     :class:`KeypointStoreError`) and normalises missing data (NaN coordinate → score 0 and both
-    coordinates NaN; NaN score → 0).
+    coordinates NaN; NaN score → 0).  Instances compare by identity (``eq=False``): compare the
+    arrays explicitly.
     """
 
     keypoints: np.ndarray
