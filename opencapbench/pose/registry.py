@@ -106,3 +106,32 @@ def register_all_modules() -> None:
             continue
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
+
+
+def build_module(registry: Registry, cfg, what: str = "module"):
+    """Build ``cfg`` (a dict with ``type``) from ``registry``, whatever mmengine scope is active.
+
+    Unlike ``registry.build`` this does not consult mmengine's ``DefaultScope`` (a Runner of
+    another scope in the same process would otherwise hide these registries).  Unknown types
+    raise :class:`opencapbench.pose.errors.PoseConfigError` naming the registered ones.
+    Non-dict values (already-built objects, None) are returned unchanged.
+    """
+    from opencapbench.pose.errors import PoseConfigError
+
+    if cfg is None or not isinstance(cfg, dict):
+        return cfg
+    args = dict(cfg)
+    obj_type = args.pop("type", None)
+    if obj_type is None:
+        raise PoseConfigError(f"{what}: config has no 'type': {cfg!r}")
+    if isinstance(obj_type, str):
+        name = obj_type.split(".", 1)[1] if obj_type.startswith(f"{SCOPE}.") else obj_type
+        cls = registry.get(name)
+        if cls is None:
+            available = sorted(registry.module_dict)
+            raise PoseConfigError(
+                f"{what}: unknown type {obj_type!r}; opencapbench.pose implements {available}"
+            )
+    else:
+        cls = obj_type
+    return cls(**args)

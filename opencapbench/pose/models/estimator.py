@@ -9,19 +9,11 @@ import torch
 from mmengine.model import BaseModel
 
 from opencapbench.pose.errors import PoseConfigError
-from opencapbench.pose.registry import MODELS
+from opencapbench.pose.registry import MODELS, build_module
 
 
 def _build(cfg: Any, what: str):
-    if cfg is None or not isinstance(cfg, dict):
-        return cfg
-    try:
-        return MODELS.build(cfg)
-    except KeyError as err:
-        raise PoseConfigError(
-            f"{what}: unknown type {cfg.get('type')!r} (not implemented by opencapbench.pose; "
-            f"available: {sorted(MODELS.module_dict)})"
-        ) from err
+    return build_module(MODELS, cfg, what)
 
 
 @MODELS.register_module()

@@ -11,7 +11,7 @@ from torch import nn
 from opencapbench.pose.errors import PoseConfigError
 from opencapbench.pose.models.accuracy import pose_pck_accuracy
 from opencapbench.pose.models.flip import flip_heatmaps
-from opencapbench.pose.registry import KEYPOINT_CODECS, MODELS
+from opencapbench.pose.registry import KEYPOINT_CODECS, MODELS, build_module
 from opencapbench.pose.structures import InstanceData, PixelData
 
 _DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
@@ -101,10 +101,10 @@ class HeatmapHead(nn.Module):
             k = kwargs.pop("kernel_size")
             kwargs.setdefault("padding", (k - 1) // 2)
             self.final_layer = nn.Conv2d(channels, out_channels, k, **kwargs)
-        self.loss_module = MODELS.build(
-            loss or {"type": "KeypointMSELoss", "use_target_weight": True}
+        self.loss_module = build_module(
+            MODELS, loss or {"type": "KeypointMSELoss", "use_target_weight": True}, "head.loss"
         )
-        self.decoder = KEYPOINT_CODECS.build(decoder) if decoder is not None else None
+        self.decoder = build_module(KEYPOINT_CODECS, decoder, "head.decoder")
         self.init_cfg = init_cfg
 
     def init_weights(self) -> None:

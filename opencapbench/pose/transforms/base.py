@@ -23,11 +23,13 @@ class Compose:
     """Apply transforms in order; configs (dicts) are built from the pose ``TRANSFORMS``."""
 
     def __init__(self, transforms: Sequence[dict | Callable[[dict], Any]]) -> None:
-        from opencapbench.pose.registry import TRANSFORMS
+        from opencapbench.pose.registry import TRANSFORMS, build_module
 
         self.transforms: list[Callable[[dict], Any]] = []
         for t in transforms:
-            self.transforms.append(TRANSFORMS.build(t) if isinstance(t, dict) else t)
+            self.transforms.append(
+                build_module(TRANSFORMS, t, "pipeline") if isinstance(t, dict) else t
+            )
 
     def __call__(self, results: dict) -> dict | None:
         for t in self.transforms:
