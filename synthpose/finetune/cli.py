@@ -1,4 +1,5 @@
-"""`ocb finetune` (not yet delivered: ocb finetune)."""
+"""``ocb finetune``: train a top-down pose model (e.g. SynthPose HRNet-W48 + DARK) with
+mmengine's ``Runner`` on annotations written by ``ocb generate-dataset``."""
 
 from __future__ import annotations
 
@@ -6,11 +7,96 @@ import click
 
 
 @click.command(
-    "finetune", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+    "finetune",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
 )
-def finetune() -> None:
-    """NOT YET AVAILABLE: delivered by the issue "ocb finetune".
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Dataset root (as `ocb generate-dataset` writes it); replaces the config's data_root.",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output folder for logs, checkpoints and the resolved config "
+    "(default: work_dirs/<config name>).",
+)
+@click.option(
+    "--resume",
+    "resume",
+    is_flag=False,
+    flag_value="auto",
+    default=None,
+    metavar="[CHECKPOINT]",
+    help="Resume training (optimizer, LR schedule, iteration count) from the work "
+    "dir's last checkpoint, or from CHECKPOINT.",
+)
+@click.option("--load-from", default=None, help="Initialise the model from this checkpoint.")
+@click.option("--amp", is_flag=True, help="Mixed precision: fp16 on CUDA, bf16 autocast on CPU.")
+@click.option(
+    "--launcher",
+    type=click.Choice(["none", "pytorch", "slurm"]),
+    default="none",
+    show_default=True,
+    help="Distributed launcher: `pytorch` under torchrun, `slurm` under srun.",
+)
+@click.option("--local-rank", "--local_rank", type=int, default=None, hidden=True)
+@click.option(
+    "--cfg-options",
+    "cfg_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override config entries, e.g. --cfg-options train_cfg.max_epochs=5 "
+    "optim_wrapper.optimizer.lr=1e-4 (several may follow one flag).",
+)
+@click.pass_context
+def finetune(
+    ctx: click.Context,
+    config: str,
+    data: str | None,
+    work_dir: str | None,
+    resume: str | None,
+    load_from: str | None,
+    amp: bool,
+    launcher: str,
+    local_rank: int | None,
+    cfg_options: tuple[str, ...],
+) -> None:
+    """Finetune a pose model described by the mmengine/MMPose CONFIG.
 
-    This command exits with status 2 until then.
+    \b
+    Examples:
+      ocb finetune configs/synthpose/tiny_cpu.py --data data/toy --work-dir work_dirs/tiny
+      ocb finetune configs/synthpose/td-hm_hrnet-w48_dark-8xb32-30e_synthpose-384x288.py \\
+          --data data/synthpose --amp
+      torchrun --nproc_per_node 8 -m opencapbench.cli finetune CONFIG --launcher pytorch
     """
-    raise click.UsageError("`ocb finetune` is not implemented yet (ocb finetune).")
+    import os
+
+    from synthpose.finetune.runner import FinetuneConfigError, build_config
+    from synthpose.finetune.runner import finetune as run
+
+    extra = list(ctx.args)
+    stray = [a for a in extra if "=" not in a]
+    if stray:
+        raise click.UsageError(f"unexpected arguments {stray}")
+    if local_rank is not None:
+        os.environ.setdefault("LOCAL_RANK", str(local_rank))
+    try:
+        cfg = build_config(
+            config,
+            data=data,
+            work_dir=work_dir,
+            resume=True if resume == "auto" else (resume or False),
+            amp=amp,
+            cfg_options=list(cfg_options) + extra,
+            launcher=launcher,
+            load_from=load_from,
+        )
+        runner = run(cfg)
+    except (FinetuneConfigError, FileNotFoundError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"finished: checkpoints and logs in {runner.work_dir}")
