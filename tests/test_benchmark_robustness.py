@@ -1,0 +1,116 @@
+"""Bad input gets a named error for its own trial; every other trial still completes.
+Re-running resumes without redoing finished work."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from opencapbench.benchmark.runner import BenchmarkConfig, run_benchmark
+from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+from opencapbench.io.keypoint_store import Keypoints2D, store_path
+
+pytestmark = pytest.mark.slow
+
+TRIALS = ("walking1", "squats1", "STS1")
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pristine")
+    generate_synthetic_dataset(
+        root, subjects=2, trials=TRIALS, n_cameras=4, duration_s=0.5, seed=7, progress=False
+    )
+    return root
+
+
+@pytest.fixture
+def dataset(pristine, tmp_path) -> Path:
+    root = tmp_path / "data"
+    shutil.copytree(pristine, root)
+    return root
+
+
+def _run(root: Path, out: Path, **kwargs):
+    cfg = BenchmarkConfig(data_dir=root, out_dir=out, keypoint_store=root / "keypoints", **kwargs)
+    return run_benchmark(cfg)
+
+
+def _failed(outcome) -> dict[str, str]:
+    return {f"{r.subject}/{r.trial}": r.error for r in outcome.failures.itertuples()}
+
+
+def _scored(outcome) -> set[str]:
+    return set((outcome.per_trial["subject"] + "/" + outcome.per_trial["trial"]).unique())
+
+
+def _kp_file(root: Path, subject: str, trial: str, cam: str) -> Path:
+    return store_path(root / "keypoints", subject, "Session0", trial, cam)
+
+
+def test_bad_inputs_fail_alone_with_named_errors(dataset, tmp_path) -> None:
+    # subject1/walking1: corrupt keypoint file; subject1/squats1: no ground truth;
+    # subject2: calibration of the wrong shape (all its trials)
+    _kp_file(dataset, "subject1", "walking1", "Cam1").write_bytes(b"not an npz")
+    (dataset / "subject1/OpenSimData/Mocap/IK/squats1.mot").unlink()
+    calib = dataset / "subject2/VideoData/Session0/Cam2/cameraIntrinsicsExtrinsics.pickle"
+    data = pickle.loads(calib.read_bytes())
+    data["rotation"] = np.eye(3)[:2]
+    calib.write_bytes(pickle.dumps(data))
+
+    outcome = _run(dataset, tmp_path / "out", cameras="Cam0,Cam1,Cam2,Cam3")
+    assert _failed(outcome) == {
+        "subject1/walking1": "KeypointStoreError",
+        "subject1/squats1": "MissingGroundTruthError",
+        "subject2/walking1": "CalibrationError",
+        "subject2/squats1": "CalibrationError",
+        "subject2/STS1": "CalibrationError",
+    }
+    assert _scored(outcome) == {"subject1/STS1"}
+    messages = " ".join(outcome.failures["message"])
+    assert "Cam2" in messages and "walking1" in messages
+    # the trial without ground truth was still triangulated and solved
+    assert (tmp_path / "out/ik/subject1/squats1.mot").is_file()
+
+
+def test_missing_camera_and_nan_keypoints(dataset, tmp_path) -> None:
+    shutil.rmtree(dataset / "subject2/VideoData/Session0/Cam3")
+    # NaN keypoints over a third of the frames of one camera, and a truncated camera
+    path = _kp_file(dataset, "subject1", "STS1", "Cam0")
+    kp = Keypoints2D.load(path)
+    kp.keypoints[: kp.keypoints.shape[0] // 3] = np.nan
+    kp.save(path)
+    path = _kp_file(dataset, "subject1", "squats1", "Cam2")
+    kp = Keypoints2D.load(path)
+    Keypoints2D(kp.keypoints[:-5], kp.scores[:-5], kp.fps, kp.keypoint_set, kp.image_size).save(
+        path
+    )
+
+    strict = _run(dataset, tmp_path / "strict", cameras="Cam0,Cam1,Cam2,Cam3")
+    assert {k: v for k, v in _failed(strict).items() if k.startswith("subject2")} == {
+        f"subject2/{t}": "MissingCameraError" for t in TRIALS
+    }
+    assert {k for k in _scored(strict)} == {f"subject1/{t}" for t in TRIALS}
+    # the default ("all") uses the three cameras that remain
+    lenient = _run(dataset, tmp_path / "lenient")
+    assert lenient.failures.empty, lenient.failures.to_string()
+    assert len(_scored(lenient)) == 6
+    rmse = lenient.per_trial.set_index(["subject", "trial", "dof"])["rmse"]
+    assert rmse.max() < 4.0
+
+
+def test_rerun_resumes_without_redoing_work(dataset, tmp_path) -> None:
+    out = tmp_path / "out"
+    first = _run(dataset, out, trials=("walking1",))
+    mot = out / "ik/subject1/walking1.mot"
+    stamp = mot.stat().st_mtime_ns
+    second = _run(dataset, out, trials=("walking1", "STS1"))
+    assert mot.stat().st_mtime_ns == stamp  # finished trial skipped
+    assert _scored(second) == {f"subject{i}/{t}" for i in (1, 2) for t in ("walking1", "STS1")}
+    a = first.per_trial.set_index(["subject", "trial", "dof"])["rmse"]
+    b = second.per_trial.set_index(["subject", "trial", "dof"])["rmse"]
+    assert np.allclose(a, b.loc[a.index])
