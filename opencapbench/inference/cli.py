@@ -11,9 +11,8 @@ from pathlib import Path
 import click
 
 from opencapbench.inference.boxes_file import FileBoxes
-from opencapbench.inference.detector import DEFAULT_DETECTOR
 from opencapbench.inference.errors import BoxesFileError, InferenceError
-from opencapbench.inference.models import list_models
+from opencapbench.inference.models import DEFAULT_DETECTOR, list_models
 
 log = logging.getLogger(__name__)
 

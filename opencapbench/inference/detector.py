@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from opencapbench.inference.hub import hub_snapshot, is_local
+from opencapbench.inference.models import DEFAULT_DETECTOR
 
-#: Hugging Face repository of the default detector (RT-DETR R50vd, COCO + Objects365).
-DEFAULT_DETECTOR = "PekingU/rtdetr_r50vd_coco_o365"
+__all__ = ["DEFAULT_DETECTOR", "PersonDetector", "RTDetrPersonDetector", "autocast_context"]
 _DETECTOR_FILES = ("config.json", "preprocessor_config.json", "*.safetensors")
 
 

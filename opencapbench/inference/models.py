@@ -18,7 +18,6 @@ Every model returned has ``keypoint_names``, ``flip_indices``, ``input_size (w, 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -38,6 +37,10 @@ from opencapbench.keypoints import (
 )
 
 log = logging.getLogger(__name__)
+
+
+#: Hugging Face repository of the default person detector (RT-DETR R50vd, COCO + Objects365).
+DEFAULT_DETECTOR = "PekingU/rtdetr_r50vd_coco_o365"
 
 
 class PoseEstimator(Protocol):
@@ -95,19 +98,47 @@ def list_models() -> list[str]:
     return sorted(MODELS)
 
 
+class BoundPoseModel:
+    """An :mod:`opencapbench.pose` ``PoseModel`` with its inference options fixed.
+
+    ``predict_bboxes(images, bboxes)`` calls the model with ``flip_test``, ``dtype`` (autocast)
+    and ``batch_size``; the other attributes are the model's.
+    """
+
+    def __init__(
+        self, model: Any, flip_test: bool = True, amp: str | None = None, batch_size: int = 32
+    ) -> None:
+        self.model = model
+        self.keypoint_names = list(model.keypoint_names)
+        self.flip_indices = list(model.flip_indices)
+        self.input_size = tuple(model.input_size)
+        self.keypoint_set = getattr(model, "keypoint_set", None)
+        self.flip_test = flip_test
+        self.amp = amp if getattr(getattr(model, "device", None), "type", "cpu") == "cuda" else None
+        self.batch_size = batch_size
+
+    def predict_bboxes(
+        self, images: list[np.ndarray], bboxes: list[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        return self.model.predict_bboxes(
+            images, bboxes, flip_test=self.flip_test, dtype=self.amp, batch_size=self.batch_size
+        )
+
+
 def _load_mmpose(
-    config: str | os.PathLike, checkpoint: str | os.PathLike | None, device: str, **opts: Any
+    config: str | os.PathLike,
+    checkpoint: str | os.PathLike | None,
+    device: str,
+    amp: str | None = None,
+    flip_test: bool = True,
+    batch_size: int = 32,
 ) -> PoseEstimator:
     from opencapbench.pose.api import PoseModel
 
-    params = inspect.signature(PoseModel.from_config).parameters
-    accepted = {k: v for k, v in opts.items() if k in params and v is not None}
-    return PoseModel.from_config(
-        str(config),
-        checkpoint=None if checkpoint is None else str(checkpoint),
-        device=device,
-        **accepted,
+    model = PoseModel.from_config(
+        str(config), checkpoint=None if checkpoint is None else str(checkpoint), device=device
     )
+    return BoundPoseModel(model, flip_test=flip_test, amp=amp, batch_size=batch_size)
 
 
 def _is_vitpose_folder(path: Path) -> bool:
@@ -144,19 +175,22 @@ def load_pose_model(
         ModelNotAvailableError: a registered model's files are not cached and cannot be
             downloaded (the message says what to download and where).
     """
-    from opencapbench.inference.vitpose import VitPoseEstimator
-
     opts = {"amp": amp, "flip_test": flip_test, "batch_size": batch_size}
     name = str(model)
     spec = MODELS.get(name.lower())
     if spec is not None:
         if spec.kind == "vitpose":
-            return VitPoseEstimator(hub_snapshot(spec.repo_id, spec.files), device=device, **opts)
+            folder = hub_snapshot(spec.repo_id, spec.files)
+            from opencapbench.inference.vitpose import VitPoseEstimator
+
+            return VitPoseEstimator(folder, device=device, **opts)
         config = hub_file(spec.repo_id, spec.files[0])
         weights = hub_file(spec.repo_id, spec.files[1])
         return _load_mmpose(config, weights, device, **opts)
     path = Path(name).expanduser()
     if path.is_dir() and _is_vitpose_folder(path):
+        from opencapbench.inference.vitpose import VitPoseEstimator
+
         return VitPoseEstimator(path, device=device, **opts)
     if path.is_file() and path.suffix == ".py":
         if checkpoint is None:
@@ -173,6 +207,8 @@ def load_pose_model(
 def keypoint_set_name(model: PoseEstimator) -> str:
     """Registry name of the keypoint set the model outputs (registered on the fly if new)."""
     kps = getattr(model, "keypoint_set", None)
+    if isinstance(kps, str) and kps in list_keypoint_sets():
+        return kps
     if kps is not None and hasattr(kps, "name"):
         return kps.name
     names = tuple(model.keypoint_names)

@@ -57,16 +57,19 @@ class BoxTracker:
     """Assigns detections at key frames to ``max_persons`` slots.
 
     Call :meth:`update` with each key frame's detections; it returns the slot boxes
-    ``(P, 5)`` and slot track ids ``(P,)`` (-1 = empty slot).  A slot keeps its person while
-    that person's box overlaps a new detection by at least ``iou_threshold`` (optimal
-    one-to-one matching on IoU); unmatched slots are freed; free slots take the unmatched
-    detections, largest first.  With ``max_persons=1`` this is "largest, then tracked".
+    ``(P, 5)`` and slot track ids ``(P,)`` (-1 = empty slot).  Each tracked box is first moved
+    by its velocity over the previous key interval (constant-velocity prediction; key frames
+    are assumed evenly spaced); a slot keeps its person while that prediction overlaps a new
+    detection by at least ``iou_threshold`` (optimal one-to-one matching on IoU).  Unmatched
+    slots are freed; free slots take the unmatched detections, largest first.  With
+    ``max_persons=1`` this is "largest, then tracked".
     """
 
     max_persons: int = 1
     iou_threshold: float = 0.3
     boxes: np.ndarray = field(init=False)
     ids: np.ndarray = field(init=False)
+    velocity: np.ndarray = field(init=False)
     _next_id: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -74,6 +77,13 @@ class BoxTracker:
             raise ValueError(f"max_persons must be >= 1, got {self.max_persons}")
         self.boxes = np.full((self.max_persons, 5), np.nan)
         self.ids = np.full(self.max_persons, -1, dtype=np.int64)
+        self.velocity = np.zeros((self.max_persons, 4))
+
+    def predicted(self) -> np.ndarray:
+        """Slot boxes ``(P, 5)`` moved by one key interval at their last velocity."""
+        pred = self.boxes.copy()
+        pred[:, :4] += self.velocity
+        return pred
 
     def update(self, detections: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Assign ``detections (N, 5)`` to slots; returns copies of ``(boxes (P, 5), ids (P,))``."""
@@ -82,16 +92,18 @@ class BoxTracker:
         dets = dets[np.argsort(-box_area(dets), kind="stable")]
         new_boxes = np.full_like(self.boxes, np.nan)
         new_ids = np.full_like(self.ids, -1)
+        new_velocity = np.zeros_like(self.velocity)
         used = np.zeros(len(dets), dtype=bool)
         live = np.flatnonzero(self.ids >= 0)
         if len(live) and len(dets):
-            iou = box_iou(self.boxes[live], dets)
+            iou = box_iou(self.predicted()[live], dets)
             rows, cols = linear_sum_assignment(-iou)
             for r, c in zip(rows, cols, strict=True):
                 if iou[r, c] >= self.iou_threshold:
                     slot = live[r]
                     new_boxes[slot] = dets[c]
                     new_ids[slot] = self.ids[slot]
+                    new_velocity[slot] = dets[c, :4] - self.boxes[slot, :4]
                     used[c] = True
         free = iter(np.flatnonzero(new_ids < 0))
         for c in np.flatnonzero(~used):
@@ -101,7 +113,7 @@ class BoxTracker:
             new_boxes[slot] = dets[c]
             new_ids[slot] = self._next_id
             self._next_id += 1
-        self.boxes, self.ids = new_boxes, new_ids
+        self.boxes, self.ids, self.velocity = new_boxes, new_ids, new_velocity
         return new_boxes.copy(), new_ids.copy()
 
 
