@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "benchmark": "opencapbench.benchmark.cli:benchmark",
     "make-synthetic": "opencapbench.benchmark.cli:make_synthetic",
     "demo": "opencapbench.benchmark.cli:demo",
+    "import-keypoints": "opencapbench.io.cli:import_keypoints",
+    "convert-calibration": "opencapbench.io.cli:convert_calibration",
 }
 
 #: one-line help shown by ``ocb --help`` without importing the command's module.
@@ -28,6 +30,8 @@ SHORT_HELP: dict[str, str] = {
     "benchmark": "OpenCapBench: 2D keypoints -> 3D markers -> OpenSim IK -> joint-angle errors.",
     "make-synthetic": "Write a synthetic OpenCap-layout dataset with known joint angles.",
     "demo": "Generate a synthetic dataset and benchmark it end to end (no downloads).",
+    "import-keypoints": "Import OpenPose/Pose2Sim JSON or OpenCap pickles into the keypoint store.",
+    "convert-calibration": "Convert OpenCap calibration pickles <-> Pose2Sim/AniPose TOML.",
 }
 
 

@@ -41,7 +41,7 @@ from opencapbench.benchmark.markers3d import MarkerSettings, markers_from_keypoi
 from opencapbench.benchmark.status import TrialStatus
 from opencapbench.camera import Camera
 from opencapbench.geometry.frames import placement_rotation
-from opencapbench.io.calibration import read_opencap_calibration
+from opencapbench.io.calibration import read_opencap_calibration, read_toml_calibration
 from opencapbench.io.keypoint_store import Keypoints2D, store_path
 from opencapbench.io.mot import read_mot
 from opencapbench.io.session import read_session_metadata
@@ -49,6 +49,9 @@ from opencapbench.io.trc import write_trc
 from opencapbench.keypoints import get_keypoint_set
 
 log = logging.getLogger(__name__)
+
+#: Pose2Sim/AniPose calibration accepted in a session folder instead of per-camera pickles.
+SESSION_TOML = "calibration.toml"
 
 
 @dataclass
@@ -114,7 +117,9 @@ class BenchmarkOutcome:
 def load_trial_inputs(trial: Trial, cfg: BenchmarkConfig) -> tuple[list[Camera], list[Keypoints2D]]:
     """Calibrations and 2D keypoints of the cameras used for a trial.
 
-    With ``cameras="all"`` every camera that has a calibration and keypoints is used (at least
+    Calibrations are read from each camera's OpenCap pickle, or else from a Pose2Sim/AniPose
+    ``calibration.toml`` in the session folder (cameras matched by name). With
+    ``cameras="all"`` every camera that has a calibration and keypoints is used (at least
     two). With an explicit set-up, any missing camera is an error: silently benchmarking on
     fewer cameras than asked would not be a fair comparison.
     """
@@ -124,12 +129,16 @@ def load_trial_inputs(trial: Trial, cfg: BenchmarkConfig) -> tuple[list[Camera],
     cameras: list[Camera] = []
     keypoints: list[Keypoints2D] = []
     problems: list[str] = []
+    toml_file = trial.session_dir / SESSION_TOML
+    toml_cameras = (
+        {c.name: c for c in read_toml_calibration(toml_file)} if toml_file.is_file() else {}
+    )
     for cam in wanted:
         calib = trial.session_dir / cam / CALIBRATION_FILE
         kp_file = store_path(cfg.keypoint_store, trial.subject, trial.session, trial.name, cam)
-        if not (trial.session_dir / cam).is_dir():
+        if not (trial.session_dir / cam).is_dir() and cam not in toml_cameras:
             problems.append(f"camera folder {trial.session_dir / cam} is missing")
-        elif not calib.is_file():
+        elif not calib.is_file() and cam not in toml_cameras:
             problems.append(f"calibration {calib} is missing")
         elif not kp_file.is_file():
             problems.append(f"keypoints {kp_file} are missing")
@@ -138,7 +147,10 @@ def load_trial_inputs(trial: Trial, cfg: BenchmarkConfig) -> tuple[list[Camera],
             if not np.any(kp.scores > 0):
                 problems.append(f"keypoints {kp_file} hold no detection")
                 continue
-            cameras.append(read_opencap_calibration(calib, name=cam))
+            camera = (
+                read_opencap_calibration(calib, name=cam) if calib.is_file() else toml_cameras[cam]
+            )
+            cameras.append(camera)
             keypoints.append(kp)
     if strict and problems:
         raise MissingCameraError(f"{trial.key}: " + "; ".join(problems))

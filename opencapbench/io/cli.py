@@ -1,0 +1,87 @@
+"""`ocb import-keypoints` and `ocb convert-calibration`: bring existing data into the toolkit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from opencapbench.keypoints import list_keypoint_sets
+
+
+@click.command("import-keypoints")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["openpose", "opencap"]),
+    required=True,
+    help="openpose: a folder of per-frame OpenPose/Pose2Sim JSON; opencap: a pose .pkl.",
+)
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Keypoint store root (e.g. OUT/keypoints of `ocb benchmark`).",
+)
+@click.option("--subject", required=True)
+@click.option("--session", default="Session0", show_default=True)
+@click.option("--trial", required=True)
+@click.option("--camera", required=True, help="Camera name, e.g. Cam1.")
+@click.option(
+    "--keypoint-set",
+    type=click.Choice(list_keypoint_sets()),
+    default="synthpose52",
+    show_default=True,
+    help="Order of the keypoints in the source files.",
+)
+@click.option("--fps", type=float, required=True, help="Video frame rate.")
+@click.option("--image-size", nargs=2, type=int, required=True, metavar="W H")
+def import_keypoints(source, fmt, store, subject, session, trial, camera, keypoint_set, fps,
+                     image_size) -> None:  # fmt: skip
+    """Import one camera's 2D keypoints of one trial into the keypoint store."""
+    from opencapbench.io.keypoint_store import (
+        import_opencap_pickle,
+        import_openpose_json,
+        store_path,
+    )
+
+    reader = import_openpose_json if fmt == "openpose" else import_opencap_pickle
+    kp = reader(source, keypoint_set, fps, tuple(image_size))
+    path = kp.save(store_path(store, subject, session, trial, camera))
+    click.echo(
+        f"{path}: {kp.num_frames} frames, {kp.num_persons} person slot(s), "
+        f"{kp.num_keypoints} keypoints ({keypoint_set})"
+    )
+
+
+@click.command("convert-calibration")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("dest", type=click.Path(path_type=Path))
+def convert_calibration(source: Path, dest: Path) -> None:
+    """Convert between OpenCap calibration pickles and Pose2Sim/AniPose TOML.
+
+    SOURCE is a session folder (Cam*/cameraIntrinsicsExtrinsics.pickle) or a .toml file;
+    DEST is a .toml file or a session folder to write Cam*/ pickles into.
+    """
+    from opencapbench.benchmark.dataset import CALIBRATION_FILE, session_cameras
+    from opencapbench.io.calibration import (
+        read_opencap_calibration,
+        read_toml_calibration,
+        write_opencap_calibration,
+        write_toml_calibration,
+    )
+
+    if source.suffix.lower() == ".toml":
+        cameras = read_toml_calibration(source)
+    else:
+        names = [c for c in session_cameras(source) if (source / c / CALIBRATION_FILE).is_file()]
+        if not names:
+            raise click.UsageError(f"no Cam*/{CALIBRATION_FILE} found in {source}")
+        cameras = [read_opencap_calibration(source / c / CALIBRATION_FILE, name=c) for c in names]
+    if dest.suffix.lower() == ".toml":
+        write_toml_calibration(cameras, dest)
+    else:
+        for cam in cameras:
+            write_opencap_calibration(cam, dest / cam.name / CALIBRATION_FILE)
+    click.echo(f"{len(cameras)} camera(s) written to {dest}: {', '.join(c.name for c in cameras)}")
