@@ -20,6 +20,8 @@ interior filler vertices (used by no face) and duplicated faces pad the counts t
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -424,3 +426,20 @@ def write_synthetic_smplx(
         out["v_template"] = arrays["v_template"] * scale[g]
         np.savez_compressed(folder / f"SMPLX_{g.upper()}.npz", **out)
     return folder
+
+
+@functools.lru_cache(maxsize=1)
+def synthetic_smplx_dir() -> Path:
+    """A process-wide temporary folder with synthetic neutral/male/female SMPL-X files."""
+    folder = Path(tempfile.mkdtemp(prefix="ocb_synth_smplx_"))
+    return write_synthetic_smplx(folder, genders=("neutral", "male", "female"))
+
+
+@functools.lru_cache(maxsize=8)
+def synthetic_model(spec=None):
+    """The ``smplx.SMPLX`` module (float64) of the synthetic model for a ``BodyModelSpec``."""
+    import torch
+
+    from synthpose.generate.body_model import BodyModelSpec, load_smplx
+
+    return load_smplx(synthetic_smplx_dir(), spec or BodyModelSpec(), dtype=torch.float64)

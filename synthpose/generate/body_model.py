@@ -81,7 +81,7 @@ class BodyParams:
         return int(self.global_orient.shape[0])
 
     @classmethod
-    def from_numpy(cls, dtype: torch.dtype = torch.float32, **arrays: np.ndarray) -> BodyParams:
+    def from_numpy(cls, dtype: torch.dtype = torch.float64, **arrays: np.ndarray) -> BodyParams:
         """Build from numpy arrays; missing jaw/eye poses default to zero."""
         n = len(arrays["global_orient"])
         zeros3 = np.zeros((n, 3))
@@ -89,7 +89,7 @@ class BodyParams:
         out = {k: v for k, v in arrays.items() if v is not None}
         out.update(vals)
         out["body_pose"] = np.asarray(out["body_pose"]).reshape(n, NUM_BODY_JOINTS, 3)
-        return cls(**{k: torch.as_tensor(np.asarray(v), dtype=dtype) for k, v in out.items()})
+        return cls(**{k: torch.tensor(np.array(v), dtype=dtype) for k, v in out.items()})
 
     def slice(self, sl: slice | np.ndarray) -> BodyParams:
         kw = {k: (None if v is None else v[sl]) for k, v in self.__dict__.items()}

@@ -1,0 +1,247 @@
+"""Run a source through the annotator: shards per source file, resume, merge, metainfo.
+
+Output folder::
+
+    <out>/shards/<split>/<unit>.json    one per source file (resume skips finished ones)
+    <out>/annotations/<split>.json      merged COCO keypoint JSON (ids renumbered)
+    <out>/<set>_metainfo.py|.json       MMPose dataset_info of the marker set
+    <out>/failed.json                   source files that could not be read, with the error
+    <out>/images/                       frames exported from videos (Infinity)
+    <out>/crops/<split>/                optional person-centred crops
+
+Every file is written atomically; a unit's shard only appears once it is complete, so an
+interrupted run resumes where it stopped.  A corrupt source file is reported by name and
+skipped; the other units are still written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from opencapbench.io.atomic import atomic_path
+from synthpose.generate.annotate import Annotator
+from synthpose.generate.body_model import BodyModelSpec, SkinnedSMPLX, load_smplx
+from synthpose.generate.coco import annotation_record, coco_document, write_json, write_metainfo
+from synthpose.generate.sources.base import FrameBatch, Source, SourceError
+from synthpose.markers import MarkerSet, check_symmetry, load_marker_set
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GenerateOptions:
+    """Options of one generation run (see ``ocb generate-dataset --help``)."""
+
+    smplx_dir: Path
+    out: Path
+    markers: Path | None = None
+    occlusion: bool = True
+    exact_bbox: bool = False
+    occlusion_tol_m: float = 0.02
+    device: str = "cpu"
+    dtype: torch.dtype = torch.float32
+    split: str = "train"
+    val_fraction: float = 0.0
+    image_root: Path | None = None
+    crops: bool = False
+    crop_padding: float = 1.25
+    min_keypoints: int = 1
+    extra: dict = field(default_factory=dict)
+
+    def fingerprint(self, ms: MarkerSet) -> dict:
+        """Settings that change a shard's content (a shard made otherwise is redone)."""
+        return {
+            "markers": ms.name,
+            "keypoints": len(ms.names),
+            "occlusion": self.occlusion,
+            "exact_bbox": self.exact_bbox or self.occlusion,
+            "occlusion_tol_m": self.occlusion_tol_m,
+        }
+
+
+def split_of(unit: str, split: str, val_fraction: float) -> str:
+    """``split``, or ``"val"`` for a deterministic ``val_fraction`` of units (by name hash)."""
+    if val_fraction <= 0:
+        return split
+    h = int(hashlib.sha1(unit.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "val" if h < val_fraction else split
+
+
+def _safe(unit: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "__", unit)
+
+
+class Generator:
+    """Annotators per body-model spec (models are loaded once and cached)."""
+
+    def __init__(self, opts: GenerateOptions, ms: MarkerSet) -> None:
+        self.opts = opts
+        self.ms = ms
+        self._cache: dict[BodyModelSpec, Annotator] = {}
+
+    def annotator(self, spec: BodyModelSpec) -> Annotator:
+        if spec not in self._cache:
+            model = load_smplx(self.opts.smplx_dir, spec)
+            body = SkinnedSMPLX(model, device=self.opts.device, dtype=self.opts.dtype)
+            self._cache[spec] = Annotator(
+                body,
+                self.ms,
+                occlusion=self.opts.occlusion,
+                exact_bbox=self.opts.exact_bbox,
+                occlusion_tol_m=self.opts.occlusion_tol_m,
+            )
+        return self._cache[spec]
+
+    def annotate(self, batch: FrameBatch):
+        return self.annotator(batch.spec)(batch.params, batch.cams, batch.align_to)
+
+
+def _crop(image_root: Path, file_name: str, bbox: np.ndarray, padding: float, out: Path):
+    import cv2
+
+    img = cv2.imread(str(image_root / file_name))
+    if img is None:
+        return None
+    x1, y1, x2, y2 = bbox
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    half = padding * max(x2 - x1, y2 - y1) / 2
+    h, w = img.shape[:2]
+    a, b = int(max(0, cx - half)), int(max(0, cy - half))
+    c, d = int(min(w, cx + half)), int(min(h, cy + half))
+    if c <= a or d <= b:
+        return None
+    with atomic_path(out) as tmp:
+        cv2.imwrite(str(tmp), img[b:d, a:c])
+    return [a, b]
+
+
+def process_unit(gen: Generator, source: Source, unit: str, split: str, bar: tqdm) -> dict:
+    """Annotate one source file; returns its shard (images/annotations with local ids)."""
+    opts = gen.opts
+    images: dict[str, dict] = {}
+    annotations: list[dict] = []
+    exported: list[int] = []
+    for batch in source.read(unit):
+        ann = gen.annotate(batch)
+        for i in range(len(batch)):
+            bar.update(1)
+            kp = ann.keypoints[i]
+            if not ann.valid[i] or int((kp[:, 2] > 0).sum()) < opts.min_keypoints:
+                continue
+            name = batch.file_names[i]
+            if name not in images:
+                w, h = (int(x) for x in (batch.cams.out_size if batch.cams.out_size is not None
+                                         else batch.cams.image_size)[i])  # fmt: skip
+                images[name] = dict(
+                    id=len(images), file_name=name, width=w, height=h, source=unit,
+                    frame=int(batch.frames[i]),
+                )  # fmt: skip
+                exported.append(int(batch.frames[i]))
+            rec = annotation_record(len(annotations), images[name]["id"], kp, ann.bbox[i])
+            if opts.crops and opts.image_root is not None:
+                crop = opts.out / "crops" / split / _safe(unit) / f"{len(annotations):06d}.png"
+                origin = _crop(opts.image_root, name, ann.bbox[i], opts.crop_padding, crop)
+                if origin is not None:
+                    rec["crop_file"] = str(crop.relative_to(opts.out))
+                    rec["crop_origin"] = origin
+            annotations.append(rec)
+    source.export_images(unit, exported, opts.out / "images")
+    return {"unit": unit, "split": split, "settings": gen.opts.fingerprint(gen.ms),
+            "images": list(images.values()), "annotations": annotations}  # fmt: skip
+
+
+def merge_shards(shards: list[dict], ms: MarkerSet, info: dict) -> dict:
+    """One COCO document from unit shards (image and annotation ids renumbered from 1)."""
+    images, annotations = [], []
+    by_name: dict[str, int] = {}
+    for shard in shards:
+        local = {}
+        for im in shard["images"]:
+            if im["file_name"] not in by_name:
+                by_name[im["file_name"]] = len(images) + 1
+                images.append({**im, "id": len(images) + 1})
+            local[im["id"]] = by_name[im["file_name"]]
+        for a in shard["annotations"]:
+            annotations.append({**a, "id": len(annotations) + 1, "image_id": local[a["image_id"]]})
+    return coco_document(images, annotations, ms, info)
+
+
+def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
+    """Generate annotations for every unit of ``source``; returns a summary dict.
+
+    Summary keys: ``frames`` (annotated this run), ``units_done``, ``units_skipped`` (resumed),
+    ``failed`` ({unit: error}), ``outputs`` ({split: path}), ``metainfo`` (python file path).
+    """
+    ms = load_marker_set(opts.markers)
+    gen = Generator(opts, ms)
+    units = source.units()
+    shard_dir = opts.out / "shards"
+    failed: dict[str, str] = {}
+    done = skipped = 0
+    frames_before = 0
+    fingerprint = opts.fingerprint(ms)
+    bar = tqdm(total=None, unit="frame", disable=not progress, dynamic_ncols=True)
+    for unit in units:
+        split = split_of(unit, opts.split, opts.val_fraction)
+        path = shard_dir / split / f"{_safe(unit)}.json"
+        if path.is_file():
+            try:
+                if json.loads(path.read_text()).get("settings") == fingerprint:
+                    skipped += 1
+                    continue
+            except ValueError:
+                pass  # a damaged shard is redone
+        bar.set_postfix_str(unit[-40:])
+        try:
+            shard = process_unit(gen, source, unit, split, bar)
+        except (SourceError, OSError, ValueError, KeyError, IndexError) as exc:
+            failed[unit] = f"{type(exc).__name__}: {exc}"
+            tqdm.write(f"skipping corrupt source {unit}: {exc}")
+            continue
+        write_json(path, shard)
+        done += 1
+    frames_before = bar.n
+    bar.close()
+    if failed or (opts.out / "failed.json").exists():
+        write_json(opts.out / "failed.json", failed)
+    outputs = {}
+    info = {"description": f"ocb generate-dataset ({source.kind})", "settings": fingerprint}
+    for split_dir in sorted(p for p in shard_dir.glob("*") if p.is_dir()):
+        shards = []
+        for p in sorted(split_dir.glob("*.json")):
+            s = json.loads(p.read_text())
+            if s.get("settings") == fingerprint:
+                shards.append(s)
+        outputs[split_dir.name] = write_json(
+            opts.out / "annotations" / f"{split_dir.name}.json", merge_shards(shards, ms, info)
+        )
+    py, _ = write_metainfo(opts.out, ms)
+    return dict(
+        frames=frames_before, units_done=done, units_skipped=skipped, failed=failed,
+        outputs=outputs, metainfo=py,
+    )  # fmt: skip
+
+
+def validate_markers(
+    markers: str | Path | None, smplx_dir: str | Path, gender: str = "neutral", tol_m: float = 0.01
+):
+    """Load a marker file and check it against a real SMPL-X model (ranges + L/R symmetry).
+
+    Returns:
+        (marker set, list of :class:`synthpose.markers.SymmetryIssue`).
+    """
+    ms = load_marker_set(markers)
+    model = load_smplx(smplx_dir, BodyModelSpec(gender=gender), dtype=torch.float64)
+    v = model.v_template.numpy()
+    joints = (model.J_regressor @ model.v_template).numpy()
+    issues = check_symmetry(ms, v, model.faces.astype(np.int64), joints, tol_m=tol_m, warn=False)
+    return ms, issues
