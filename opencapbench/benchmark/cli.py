@@ -54,6 +54,37 @@ def _run_and_print(cfg, pose_stage=None) -> int:
     return 1 if not outcome.failures.empty else 0
 
 
+def _video_pose_stage(model: str, checkpoint: str | None, detector: str | None, device: str):
+    """The stage that fills the keypoint store from the trial videos (``--model``)."""
+
+    def stage(trials, cfg) -> None:
+        import torch
+
+        from opencapbench.inference.models import load_pose_model
+        from opencapbench.inference.pose_stage import VideoJob, run_pose_stage
+
+        dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        jobs = [
+            VideoJob(t.subject, t.session, t.name, cam, path)
+            for t in trials
+            for cam, path in sorted(t.videos.items())
+        ]
+        if not jobs:
+            raise click.UsageError(f"--model given but no trial videos found in {cfg.data_dir}")
+        report = run_pose_stage(
+            jobs, cfg.keypoint_store, load_pose_model(model, checkpoint=checkpoint, device=dev),
+            detector=detector, device=dev, force=cfg.force,
+        )  # fmt: skip
+        click.echo(
+            f"pose: {len(report.written)} video(s) processed ({report.frames_per_second:.1f} frames/s), "
+            f"{len(report.reused)} reused from the keypoint store, {len(report.failed)} failed"
+        )
+        for key, message in report.failed.items():
+            click.echo(f"  {key}: {message}", err=True)
+
+    return stage
+
+
 @click.command("benchmark")
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
@@ -80,14 +111,19 @@ def _run_and_print(cfg, pose_stage=None) -> int:
 )
 @click.option("--checkpoint", default=None, help="Checkpoint for a local --model config.")
 @click.option(
+    "--detector",
+    default=None,
+    help="RT-DETR hub id or local folder for --model (default: PekingU/rtdetr_r50vd_coco_o365).",
+)
+@click.option(
     "--device", default="auto", show_default=True, help="Device for --model (auto, cpu, cuda)."
 )
 @click.option("--subject", "subjects", multiple=True, help="Only these subjects (repeatable).")
 @click.option("--trial", "trials", multiple=True, help="Only these trials (repeatable).")
 @click.option("--force", is_flag=True, help="Redo finished trials instead of resuming.")
 @_shared_options
-def benchmark(data_dir, out_dir, keypoint_store, pose_model, checkpoint, device, subjects, trials,
-              force, cameras, filter_hz, reproj_threshold, min_confidence, workers) -> None:  # fmt: skip
+def benchmark(data_dir, out_dir, keypoint_store, pose_model, checkpoint, detector, device,
+              subjects, trials, force, cameras, filter_hz, reproj_threshold, min_confidence, workers) -> None:  # fmt: skip
     """OpenCapBench on DATA_DIR (OpenCap LabValidation layout).
 
     2D keypoints (from the keypoint store, or from the videos with --model) are triangulated
@@ -105,12 +141,7 @@ def benchmark(data_dir, out_dir, keypoint_store, pose_model, checkpoint, device,
     )  # fmt: skip
     pose_stage = None
     if pose_model:
-        from opencapbench.inference.pose_stage import benchmark_pose_stage
-
-        def pose_stage(trial_list, config):
-            benchmark_pose_stage(trial_list, config.keypoint_store, pose_model,
-                                 checkpoint=checkpoint, device=device)  # fmt: skip
-
+        pose_stage = _video_pose_stage(pose_model, checkpoint, detector, device)
     sys.exit(_run_and_print(cfg, pose_stage))
 
 
