@@ -141,8 +141,14 @@ class PoseModel:
         bbox_padding: float = 1.25,
         dataset_meta: Mapping | None = None,
         device: str | torch.device = "cpu",
+        crop_backend: str = "auto",
     ) -> None:
+        if crop_backend not in ("auto", "cv2", "torch"):
+            raise ValueError(f"crop_backend must be 'auto', 'cv2' or 'torch', got {crop_backend!r}")
         self.device = torch.device(device)
+        #: 'cv2' (MMPose's exact crops, CPU) or 'torch' (grid_sample on the device);
+        #: 'auto' picks 'torch' on CUDA and 'cv2' otherwise.
+        self.crop_backend = crop_backend
         self.estimator = estimator.to(self.device).eval()
         self.codec = estimator.head.decoder
         self.input_size: tuple[int, int] = tuple(self.codec.input_size)  # type: ignore[assignment]
@@ -175,6 +181,7 @@ class PoseModel:
         checkpoint: str | os.PathLike | None = None,
         device: str | torch.device = "cpu",
         keypoint_set: str | None = None,
+        crop_backend: str = "auto",
     ) -> PoseModel:
         """Build from an MMPose config and (optionally) load an MMPose checkpoint.
 
@@ -210,6 +217,7 @@ class PoseModel:
             bbox_padding=float(bbox_cs.get("padding", 1.25)),
             dataset_meta=dataset_meta,
             device=device,
+            crop_backend=crop_backend,
         )
 
     # ---------------------------------------------------------------- geometry
@@ -243,7 +251,10 @@ class PoseModel:
         )
         center, scale, mats = self.box_geometry(all_boxes)
         w, h = self.input_size
-        if self.device.type == "cuda":
+        backend = self.crop_backend
+        if backend == "auto":
+            backend = "torch" if self.device.type == "cuda" else "cv2"
+        if backend == "torch":
             imgs = [
                 torch.from_numpy(np.ascontiguousarray(im)).to(self.device, non_blocking=True)
                 for im in images

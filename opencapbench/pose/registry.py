@@ -135,3 +135,32 @@ def build_module(registry: Registry, cfg, what: str = "module"):
     else:
         cls = obj_type
     return cls(**args)
+
+
+class _ScopeWarningFilter:
+    """Drops mmengine's per-build warnings about the ``mmpose`` package not being installed."""
+
+    _PATTERNS = (
+        "`None.registry`",
+        "mmpose is not installed",
+        f"Failed to import `{SCOPE}.registry`",
+    )
+
+    def filter(self, record) -> bool:
+        msg = record.getMessage()
+        return not any(p in msg for p in self._PATTERNS)
+
+
+def quiet_scope_warnings(logger=None) -> None:
+    """Silence mmengine's "failed to import mmpose.registry" warnings on ``logger``.
+
+    Under ``default_scope='mmpose'`` mmengine tries ``import mmpose.registry`` before every
+    build and logs a warning when MMPose is absent, which is the normal case here.  Pass the
+    Runner's logger (``runner.logger``); default: mmengine's current logger.
+    """
+    if logger is None:
+        from mmengine.logging import MMLogger
+
+        logger = MMLogger.get_current_instance()
+    if not any(isinstance(f, _ScopeWarningFilter) for f in logger.filters):
+        logger.addFilter(_ScopeWarningFilter())
