@@ -17,6 +17,7 @@ from opencapbench.inference.testing import (
     make_tiny_rtdetr,
     make_tiny_vitpose,
     person_box,
+    torch_threads,
     write_synthetic_video,
 )
 from opencapbench.inference.video import VideoSource
@@ -25,6 +26,12 @@ from opencapbench.io.keypoint_store import Keypoints2D
 REPO = Path(__file__).resolve().parents[1]
 TINY_HRNET = REPO / "configs" / "pose" / "tiny_hrnet_test.py"
 SIZE = (160, 120)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

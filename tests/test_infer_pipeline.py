@@ -20,6 +20,7 @@ from opencapbench.inference.testing import (
     make_tiny_rtdetr,
     make_tiny_vitpose,
     person_box,
+    torch_threads,
     write_synthetic_video,
 )
 from opencapbench.inference.video import ImageSource, VideoSource
@@ -27,6 +28,12 @@ from opencapbench.inference.vitpose import VitPoseEstimator, boxes_to_center_sca
 
 SIZE = (160, 120)
 SPEED = 2.0  # px per frame of the synthetic person
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

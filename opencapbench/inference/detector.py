@@ -58,13 +58,13 @@ class RTDetrPersonDetector:
         amp: str | None = None,
         batch_size: int = 8,
     ) -> None:
-        from transformers import RTDetrForObjectDetection, RTDetrImageProcessorPil
-
         folder = (
             Path(model).expanduser()
             if is_local(model)
             else hub_snapshot(str(model), _DETECTOR_FILES)
         )
+        from transformers import RTDetrForObjectDetection, RTDetrImageProcessorPil
+
         # The Pil processor needs no torchvision; we only use its settings and post-processing.
         self.processor = RTDetrImageProcessorPil.from_pretrained(folder)
         self.device = torch.device(device)

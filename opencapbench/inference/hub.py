@@ -59,14 +59,19 @@ def _hub_errors() -> tuple[type[BaseException], ...]:
     return tuple(getattr(errors, n) for n in names if hasattr(errors, n)) + (OSError,)
 
 
-def hub_file(repo_id: str, filename: str, revision: str | None = None) -> Path:
-    """Local path of ``filename`` from ``repo_id`` (downloaded once, then cached)."""
+def hub_files(repo_id: str, filenames: Sequence[str], revision: str | None = None) -> list[Path]:
+    """Local paths of ``filenames`` from ``repo_id`` (downloaded once, then cached).
+
+    On failure the error lists every file of the set, so one command fetches them all.
+    """
     from huggingface_hub import hf_hub_download
 
     try:
-        return Path(hf_hub_download(repo_id=repo_id, filename=filename, revision=revision))
+        return [
+            Path(hf_hub_download(repo_id=repo_id, filename=f, revision=revision)) for f in filenames
+        ]
     except _hub_errors() as exc:
-        raise _not_available(repo_id, [filename], exc) from exc
+        raise _not_available(repo_id, list(filenames), exc) from exc
 
 
 def hub_snapshot(

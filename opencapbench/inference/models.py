@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from opencapbench.inference.errors import UnknownModelError
-from opencapbench.inference.hub import hub_file, hub_snapshot
+from opencapbench.inference.hub import hub_files, hub_snapshot
 from opencapbench.keypoints import (
     get_keypoint_set,
     keypoint_set_from_names,
@@ -38,6 +38,10 @@ from opencapbench.keypoints import (
 
 log = logging.getLogger(__name__)
 
+
+#: The repository's copies of MMPose configs written for :mod:`opencapbench.pose`, used when a
+#: downloaded config cannot be read without MMPose (e.g. it inherits ``_base_`` files).
+_BUNDLED_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "pose"
 
 #: Hugging Face repository of the default person detector (RT-DETR R50vd, COCO + Objects365).
 DEFAULT_DETECTOR = "PekingU/rtdetr_r50vd_coco_o365"
@@ -184,9 +188,15 @@ def load_pose_model(
             from opencapbench.inference.vitpose import VitPoseEstimator
 
             return VitPoseEstimator(folder, device=device, **opts)
-        config = hub_file(spec.repo_id, spec.files[0])
-        weights = hub_file(spec.repo_id, spec.files[1])
-        return _load_mmpose(config, weights, device, **opts)
+        config, weights = hub_files(spec.repo_id, spec.files)
+        bundled = _BUNDLED_CONFIGS / spec.files[0]
+        try:
+            return _load_mmpose(config, weights, device, **opts)
+        except Exception as exc:  # noqa: BLE001 - retried with the bundled equivalent below
+            if not bundled.is_file():
+                raise
+            log.warning("%s: %s; using the bundled equivalent %s", config, exc, bundled)
+            return _load_mmpose(bundled, weights, device, **opts)
     path = Path(name).expanduser()
     if path.is_dir() and _is_vitpose_folder(path):
         from opencapbench.inference.vitpose import VitPoseEstimator
