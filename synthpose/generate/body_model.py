@@ -82,12 +82,13 @@ class BodyParams:
 
     @classmethod
     def from_numpy(cls, dtype: torch.dtype = torch.float64, **arrays: np.ndarray) -> BodyParams:
-        """Build from numpy arrays; missing jaw/eye poses default to zero."""
+        """Build from numpy arrays; missing jaw/eye/hand poses default to zero (45-D hands)."""
         n = len(arrays["global_orient"])
-        zeros3 = np.zeros((n, 3))
-        vals = {k: arrays.get(k, zeros3) for k in ("jaw_pose", "leye_pose", "reye_pose")}
         out = {k: v for k, v in arrays.items() if v is not None}
-        out.update(vals)
+        for k in ("jaw_pose", "leye_pose", "reye_pose"):
+            out.setdefault(k, np.zeros((n, 3)))
+        for k in ("left_hand_pose", "right_hand_pose"):
+            out.setdefault(k, np.zeros((n, 45)))
         out["body_pose"] = np.asarray(out["body_pose"]).reshape(n, NUM_BODY_JOINTS, 3)
         return cls(**{k: torch.tensor(np.array(v), dtype=dtype) for k, v in out.items()})
 
@@ -189,8 +190,14 @@ class SkinnedSMPLX:
     def subset(self, vertex_ids: np.ndarray | torch.Tensor | None) -> _Subset:
         """Precompute the LBS rows of ``vertex_ids`` (None: the whole mesh)."""
         if vertex_ids is None:
-            if self._full is None:
-                self._full = self.subset(np.arange(self.num_vertices))
+            if self._full is None:  # the full arrays themselves, no gather
+                self._full = _Subset(
+                    ids=torch.arange(self.num_vertices, device=self.device),
+                    v_template=self.v_template,
+                    shapedirs=self.shapedirs,
+                    posedirs=self.posedirs,
+                    weights=self.lbs_weights,
+                )
             return self._full
         ids = torch.as_tensor(np.asarray(vertex_ids), dtype=torch.long, device=self.device)
         rows = (ids[:, None] * 3 + torch.arange(3, device=self.device)).reshape(-1)
