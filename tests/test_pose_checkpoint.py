@@ -189,3 +189,28 @@ def test_load_pretrained_backbone_prefix(tiny_ckpt):
     missing, unexpected = load_pretrained(backbone, path, prefix="backbone")
     assert missing == [] and unexpected == []
     torch.testing.assert_close(backbone.conv1.weight, sd["backbone.conv1.weight"])
+
+
+def test_init_cfg_pretrained_backbone_and_mmpose0_head_keys(tiny_ckpt, tmp_path):
+    path, sd = tiny_ckpt
+    cfg = load_config(TINY)
+    cfg.model.backbone.init_cfg = {
+        "type": "Pretrained",
+        "prefix": "backbone",
+        "checkpoint": str(path),
+    }
+    est = build_pose_estimator(cfg)
+    est.init_weights()
+    torch.testing.assert_close(
+        est.backbone.stage4[0].fuse_layers[0][3][0].weight,
+        sd["backbone.stage4.0.fuse_layers.0.3.0.weight"],
+    )
+    # MMPose 0.x named the head 'keypoint_head'
+    old = OrderedDict(
+        (k.replace("head.", "keypoint_head.", 1) if k.startswith("head.") else k, v)
+        for k, v in sd.items()
+    )
+    old_path = tmp_path / "mmpose0.pth"
+    torch.save({"state_dict": old}, old_path)
+    model = PoseModel.from_config(TINY, checkpoint=old_path)
+    torch.testing.assert_close(model.estimator.head.final_layer.bias, sd["head.final_layer.bias"])

@@ -108,19 +108,24 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.devi
     return dict(ckpt)
 
 
+def _modern_key(key: str) -> str:
+    """Strip DataParallel's ``module.``; MMPose 0.x ``keypoint_head.`` -> ``head.``."""
+    if key.startswith("module."):
+        key = key[len("module.") :]
+    if key.startswith("keypoint_head."):
+        key = "head." + key[len("keypoint_head.") :]
+    return key
+
+
 def split_checkpoint(ckpt: Mapping) -> tuple[OrderedDict, dict]:
-    """(state_dict, meta) of a loaded checkpoint; strips DataParallel's ``module.`` prefix."""
+    """(state_dict, meta) of a loaded checkpoint (tensors only, keys as MMPose 1.x names them)."""
     if "state_dict" in ckpt:
         sd = ckpt["state_dict"]
     elif "model" in ckpt and isinstance(ckpt["model"], Mapping):
         sd = ckpt["model"]
     else:
         sd = ckpt
-    sd = OrderedDict(
-        (k[len("module.") :] if k.startswith("module.") else k, v)
-        for k, v in sd.items()
-        if isinstance(v, torch.Tensor)
-    )
+    sd = OrderedDict((_modern_key(k), v) for k, v in sd.items() if isinstance(v, torch.Tensor))
     meta = dict(ckpt.get("meta") or {}) if isinstance(ckpt.get("meta"), Mapping) else {}
     return sd, meta
 
