@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import warnings
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -105,7 +106,12 @@ def register_all_modules() -> None:
         if importlib.util.find_spec(name.split(".")[0]) is None:
             continue
         if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
+            try:
+                importlib.import_module(name)
+            except ImportError as err:  # an optional extension must not break the model
+                warnings.warn(
+                    f"could not import {name} to register its modules: {err}", stacklevel=2
+                )
 
 
 def build_module(registry: Registry, cfg, what: str = "module"):
