@@ -107,3 +107,33 @@ def test_failing_trial_does_not_stop_the_others(trial, tmp_path) -> None:
     mot = read_mot(tmp_path / "good.mot")
     err = np.abs(mot["knee_angle_r"].to_numpy() - truth["knee_angle_r"][:11]).max()
     assert err < 0.5
+
+
+def test_markerless_couplers_freed_on_laiuhlrich2022(shared_dir, tmp_path) -> None:
+    """Not enforcing the patella couplers (no markers on the patellae) leaves every other
+    coordinate as it was, and the coupled column is filled from the coupler afterwards."""
+    model_path = tmp_path / "lai.osim"
+    attach_synthpose_markers(
+        shared_dir / "reference" / "opensim" / "LaiUhlrich2022.osim", model_path
+    )
+    model = load_model(model_path)
+    t = np.arange(15) / RATE
+    truth = walking(t + 0.5, anthropometry_from_model(model))
+    names = list(load_synthpose_markers())
+    trc = write_trc(tmp_path / "w.trc", t, names, marker_trajectories(model, truth, names), RATE)
+    # unclamped and tight so that both solves converge and only the couplers differ
+    tight = {"unclamp": True, "accuracy": 1e-7}
+    run_ik(model_path, trc, tmp_path / "enforced.mot", free_markerless_couplers=False, **tight)
+    run_ik(model_path, trc, tmp_path / "freed.mot", **tight)
+    enforced, freed = read_mot(tmp_path / "enforced.mot"), read_mot(tmp_path / "freed.mot")
+    for name in truth:
+        if name.startswith("mtp"):
+            continue  # no marker observes the toes
+        tol = 1e-4 if name in ("pelvis_tx", "pelvis_ty", "pelvis_tz") else 0.05
+        assert np.abs(freed[name] - enforced[name]).max() < tol, name
+        assert np.abs(freed[name] - truth[name]).max() < tol, name
+    # the coupled coordinate (type "coupled", written in radians like OpenSim does) is filled
+    np.testing.assert_allclose(
+        freed["knee_angle_r_beta"], enforced["knee_angle_r_beta"], atol=np.deg2rad(0.5)
+    )
+    assert np.ptp(freed["knee_angle_r_beta"]) > 0.03  # follows the knee, not a constant

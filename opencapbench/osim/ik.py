@@ -73,6 +73,7 @@ class IKJob:
     accuracy: float = 1e-5
     log_path: Path | None = None
     unclamp: bool = False
+    free_markerless_couplers: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,93 @@ class IKFailure:
     error: str
 
 
+@dataclass(frozen=True)
+class _Coupler:
+    """A coordinate coupler: dependent coordinate = function(independent coordinates), in
+    model units; ``*_rotational`` say which values are angles (degrees in a .mot).  Like
+    OpenSim's own IK output, a dependent coordinate of motion type "coupled" (such as
+    ``knee_angle_r_beta``) is written in model units (radians), not converted."""
+
+    dependent: str
+    dependent_rotational: bool
+    independent: tuple[str, ...]
+    independent_rotational: tuple[bool, ...]
+    function: object
+
+
+def _free_markerless_couplers(model) -> list[_Coupler]:
+    """Stop enforcing coupler constraints whose dependent coordinate moves no marker.
+
+    The dependent coordinate's joint child body and every body distal to it must carry no
+    marker.  Returns the couplers that were freed (to fill their columns after IK).
+    """
+    import opensim
+
+    rotational = opensim.Coordinate.Rotational
+    marker_bodies = set()
+    for i in range(model.getNumMarkers()):
+        marker_bodies.add(model.getMarkerSet().get(i).getParentFrame().findBaseFrame().getName())
+    children: dict[str, list[str]] = {}
+    joints = model.getJointSet()
+    for i in range(joints.getSize()):
+        j = joints.get(i)
+        parent = j.getParentFrame().findBaseFrame().getName()
+        children.setdefault(parent, []).append(j.getChildFrame().findBaseFrame().getName())
+    freed = []
+    coords = model.updCoordinateSet()
+    constraints = model.updConstraintSet()
+    for i in range(constraints.getSize()):
+        cc = opensim.CoordinateCouplerConstraint.safeDownCast(constraints.get(i))
+        if cc is None or not cc.get_isEnforced():
+            continue
+        dep = coords.get(cc.getDependentCoordinateName())
+        stack, moved = [dep.getJoint().getChildFrame().findBaseFrame().getName()], set()
+        while stack:
+            body = stack.pop()
+            if body not in moved:
+                moved.add(body)
+                stack.extend(children.get(body, []))
+        if moved & marker_bodies:
+            continue
+        names = cc.getIndependentCoordinateNames()
+        indep = tuple(names.get(k) for k in range(names.getSize()))
+        cc.set_isEnforced(False)
+        freed.append(
+            _Coupler(
+                dep.getName(),
+                dep.getMotionType() == rotational,
+                indep,
+                tuple(coords.get(n).getMotionType() == rotational for n in indep),
+                cc.getFunction().clone(),
+            )
+        )
+    return freed
+
+
+def _fill_coupled_columns(mot_path: Path, couplers: Sequence[_Coupler]) -> None:
+    """Rewrite the dependent columns of an IK ``.mot`` (degrees) from their couplers."""
+    import opensim
+
+    from opencapbench.io.mot import read_mot, write_mot
+
+    df = read_mot(mot_path)
+    for c in couplers:
+        if c.dependent not in df.columns or not all(n in df.columns for n in c.independent):
+            continue
+        x = opensim.Vector(len(c.independent), 0.0)
+        values = np.empty(len(df))
+        indep = [
+            np.deg2rad(df[n].to_numpy()) if rot else df[n].to_numpy()
+            for n, rot in zip(c.independent, c.independent_rotational, strict=True)
+        ]
+        for row in range(len(df)):
+            for k, v in enumerate(indep):
+                x.set(k, float(v[row]))
+            values[row] = c.function.calcValue(x)
+        df[c.dependent] = np.rad2deg(values) if c.dependent_rotational else values
+    write_mot(mot_path, df.index.to_numpy(), list(df.columns), df.to_numpy(), in_degrees=True)
+
+
 def _marker_error_rms(path: Path) -> tuple[int, float]:
     """Frames and overall marker RMS (m) from an ``*_ik_marker_errors.sto`` report."""
     from opencapbench.io.mot import read_mot
@@ -119,6 +207,7 @@ def run_ik(
     accuracy: float = 1e-5,
     log_path: str | os.PathLike | None = None,
     unclamp: bool = False,
+    free_markerless_couplers: bool = True,
 ) -> IKResult:
     """Run OpenSim IK for one trial in this process.
 
@@ -135,6 +224,11 @@ def run_ik(
         unclamp: ignore the model's coordinate clamping (range bounds).  OpenSim's IK solver
             converges noticeably less precisely with clamped coordinates (0.5-3 deg on
             noise-free markers for LaiUhlrich2022-style models); OpenCap keeps them clamped.
+        free_markerless_couplers: do not enforce coordinate-coupler constraints whose
+            dependent coordinate moves no marker (LaiUhlrich2022's patellae:
+            ``knee_angle_*_beta``), then fill that coordinate's column from the coupler.  The
+            marker kinematics are unchanged and IK runs ~7x faster on LaiUhlrich2022
+            (OpenCap removes the patellae before IK for the same reason).
 
     Returns:
         :class:`IKResult`.
@@ -167,6 +261,7 @@ def run_ik(
                 cs.get(i).set_clamped(False)
         model.initSystem()
     model_markers = {model.getMarkerSet().get(i).getName() for i in range(model.getNumMarkers())}
+    freed = _free_markerless_couplers(model) if free_markerless_couplers else []
     tasks = opensim.IKTaskSet()
     used = []
     for name in trc.marker_names:
@@ -209,6 +304,8 @@ def run_ik(
                 raise IKError(f"OpenSim IK failed on {trc_path}: {exc} (log: {log_path})") from exc
         if not ok or not tmp.is_file() or tmp.stat().st_size == 0:
             raise IKError(f"OpenSim IK produced no motion for {trc_path} (log: {log_path})")
+        if freed:
+            _fill_coupled_columns(tmp, freed)
         errors = Path(results) / f"{mot_path.stem}_ik_marker_errors.sto"
         n_frames, rms = _marker_error_rms(errors) if errors.is_file() else (0, math.nan)
     return IKResult(mot_path, n_frames, rms, time.perf_counter() - t0)
@@ -225,6 +322,7 @@ def _run_job(job: IKJob) -> IKResult | IKFailure:
             accuracy=job.accuracy,
             log_path=job.log_path,
             unclamp=job.unclamp,
+            free_markerless_couplers=job.free_markerless_couplers,
         )
     except Exception as exc:  # one trial's failure must not stop the others
         return IKFailure(job, f"{type(exc).__name__}: {exc}")
