@@ -123,6 +123,12 @@ def test_markers_on_built_in_model_are_scaled(tmp_path) -> None:
         np.testing.assert_allclose(
             marker.get_location().to_numpy(), np.array(spec.location) * 1.1, atol=1e-9
         )
+    # re-running on the result keeps the markers as they are
+    again = attach_synthpose_markers(tmp_path / "m_markers.osim", tmp_path / "again.osim")
+    assert again.by_method("kept") == list(generic)
+    np.testing.assert_allclose(
+        [p.location for p in again.placements], [p.location for p in report.placements]
+    )
 
 
 def _lai_with_mocap_markers(shared_dir, path) -> dict[str, np.ndarray]:

@@ -194,8 +194,9 @@ def add_markers(
 
 @dataclass(frozen=True)
 class MarkerPlacement:
-    """How one marker was placed: ``method`` is ``copied`` (from mocap marker ``source``),
-    ``scaled`` (generic location × ``scale``) or ``skipped`` (body missing; ``source`` says why).
+    """How one marker was placed: ``method`` is ``kept`` (the model already had it),
+    ``copied`` (from mocap marker ``source``), ``scaled`` (generic location × ``scale``) or
+    ``skipped`` (body missing; ``source`` says why).
     """
 
     name: str
@@ -220,7 +221,7 @@ class PlacementReport:
     def summary(self) -> str:
         """One line per method with the marker names, for logs."""
         lines = [f"SynthPose markers on {self.model_path.name} -> {self.out_path}"]
-        for method in ("copied", "scaled", "skipped"):
+        for method in ("kept", "copied", "scaled", "skipped"):
             names = self.by_method(method)
             if names:
                 lines.append(f"  {method} ({len(names)}): {', '.join(names)}")
@@ -278,6 +279,7 @@ def attach_synthpose_markers(
     out_path: str | os.PathLike,
     mocap_marker_map: Mapping[str, tuple] | None = None,
     markers: Mapping[str, MarkerSpec] | None = None,
+    keep_existing: bool = True,
 ) -> PlacementReport:
     """Put the SynthPose markers on a subject model and save it.
 
@@ -288,10 +290,13 @@ def attach_synthpose_markers(
         mocap_marker_map: SynthPose name → candidate mocap marker names (default
             :data:`MOCAP_MARKER_ALIASES`); pass ``{}`` to force the scaled placement.
         markers: generic marker set (default :func:`load_synthpose_markers`).
+        keep_existing: a marker the model already has under the SynthPose name is kept as it
+            is (method ``kept``), so re-running is idempotent and hand-placed markers survive.
 
     Returns:
-        A :class:`PlacementReport` saying, per marker, whether it was copied from a mocap
-        marker, scaled from the generic location, or skipped (its body is missing).
+        A :class:`PlacementReport` saying, per marker, whether it was kept (already on the
+        model), copied from a mocap marker, scaled from the generic location, or skipped (its
+        body is missing).
 
     Raises:
         FileNotFoundError: ``model_path`` does not exist.
@@ -311,8 +316,12 @@ def attach_synthpose_markers(
     report = PlacementReport(model_path, out_path)
     specs: list[MarkerSpec] = []
     for name, spec in generic.items():
-        copied = _copy_from_mocap(model, name, aliases)
-        if copied is not None:
+        existing = _find_marker(model, name) if keep_existing else None
+        copied = _copy_from_mocap(model, name, aliases) if existing is None else None
+        if existing is not None:
+            body, loc = _marker_body_and_location(existing)
+            placement = MarkerPlacement(name, "kept", body, _tup(loc), existing.getName())
+        elif copied is not None:
             body, loc, source = copied
             placement = MarkerPlacement(name, "copied", body, _tup(loc), source)
         elif bodies.contains(spec.body):
