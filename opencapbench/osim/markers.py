@@ -8,6 +8,7 @@ OpenCapBench runs IK on each subject's mocap-scaled model, which must therefore 
 markers; it left attaching them as a manual step.  :func:`attach_synthpose_markers` does it
 automatically, marker by marker:
 
+0. **kept**: the model already has a marker of that name; it is left as it is;
 1. **copied**: the subject model already has the corresponding mocap marker (the OpenCap
    mocap or LSTM-augmenter name, e.g. ``r.ASIS_study`` for ``r_ASIS``): its body and location
    are copied, since the mocap marker was placed on the subject's own anatomy;
