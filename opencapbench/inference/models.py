@@ -105,8 +105,9 @@ def list_models() -> list[str]:
 class BoundPoseModel:
     """An :mod:`opencapbench.pose` ``PoseModel`` with its inference options fixed.
 
-    ``predict_bboxes(images, bboxes)`` calls the model with ``flip_test``, ``dtype`` (autocast)
-    and ``batch_size``; the other attributes are the model's.
+    ``predict_bboxes(images, bboxes)`` calls the model with ``flip_test`` and ``batch_size``;
+    ``amp`` runs it under autocast (bf16/fp16 on CUDA through the model's ``dtype``, bf16 on
+    CPU around the call; heatmaps are decoded in float32 either way).
     """
 
     def __init__(
@@ -118,15 +119,23 @@ class BoundPoseModel:
         self.input_size = tuple(model.input_size)
         self.keypoint_set = getattr(model, "keypoint_set", None)
         self.flip_test = flip_test
-        self.amp = amp if getattr(getattr(model, "device", None), "type", "cpu") == "cuda" else None
+        self.amp = None if amp in (None, "none", "fp32") else amp
         self.batch_size = batch_size
+        self.device = getattr(model, "device", None)
 
     def predict_bboxes(
         self, images: list[np.ndarray], bboxes: list[np.ndarray]
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        return self.model.predict_bboxes(
-            images, bboxes, flip_test=self.flip_test, dtype=self.amp, batch_size=self.batch_size
-        )
+        from opencapbench.inference.detector import autocast_context
+
+        on_cuda = getattr(self.device, "type", "cpu") == "cuda"
+        kwargs = {"flip_test": self.flip_test, "batch_size": self.batch_size}
+        if on_cuda:
+            return self.model.predict_bboxes(images, bboxes, dtype=self.amp, **kwargs)
+        import torch
+
+        with autocast_context(torch.device("cpu"), self.amp):
+            return self.model.predict_bboxes(images, bboxes, **kwargs)
 
 
 def _load_mmpose(
@@ -170,7 +179,7 @@ def load_pose_model(
             folder (``save_pretrained``).
         checkpoint: weights for a local config (``.pth``); ignored for names and folders.
         device: torch device, e.g. "cpu", "cuda".
-        amp: "bf16" / "fp16" autocast on CUDA; None = fp32.
+        amp: "bf16" / "fp16" autocast on CUDA, "bf16" on CPU; None = fp32.
         flip_test: average with the mirrored crop.
         batch_size: crops per forward pass.
 

@@ -80,7 +80,7 @@ class VitPoseEstimator:
     Args:
         folder: local folder with ``config.json``, weights and ``preprocessor_config.json``.
         device: torch device.
-        amp: "bf16" / "fp16" autocast on CUDA, None for fp32.
+        amp: "bf16" / "fp16" autocast on CUDA, "bf16" on CPU, None for fp32.
         flip_test: average with the horizontally flipped crop.
         batch_size: crops per forward pass (a flip test doubles it internally).
 

@@ -1,0 +1,213 @@
+"""Pose inference speed: opencapbench's pipeline against a naive MMPose-inferencer-style path.
+
+Two rates, both paths in one process on the same models (random weights; speed only):
+
+1. person crops per second, HRNet-W48 384x288 (SynthPose, 52 keypoints) with the flip test;
+   * naive: one crop at a time: ``cv2.warpAffine``, normalise, a forward pass of the crop and
+     another of its mirror (batch 1, float32, as ``TopdownPoseEstimator`` with
+     ``flip_test=True`` runs them), numpy DARK decoding per crop;
+   * opencapbench: ``predict_bboxes`` on all crops: one batch (GPU affine warp on CUDA),
+     crop and mirror in the same forward pass, DARK decoded on the device, optional autocast.
+2. end-to-end ``ocb infer`` frames per second on a synthetic 1080p single-person video
+   (RT-DETR R50vd detector + the same HRNet); model loading and file writing excluded;
+   * naive: read a frame, detect, estimate pose (path 1), next frame;
+   * opencapbench: ``run_pose`` as ``ocb infer`` runs it: background decode thread, detection
+     every ``--det-interval`` frames with box tracking in between, batched crops.
+
+Usage::
+
+    python benchmarks/pose_speed.py                     # CPU, small sizes (a few minutes)
+    python benchmarks/pose_speed.py --amp bf16          # CPU bf16 autocast (AVX512-BF16/AMX)
+    python benchmarks/pose_speed.py --device cuda --amp bf16 --crops 256 --frames 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from opencapbench.inference.detector import RTDetrPersonDetector
+from opencapbench.inference.models import BoundPoseModel
+from opencapbench.inference.pipeline import PipelineOptions, run_pose
+from opencapbench.inference.testing import person_box, write_synthetic_video
+from opencapbench.inference.video import VideoSource
+from opencapbench.pose.api import PoseModel
+from opencapbench.pose.models.flip import flip_heatmaps
+from opencapbench.pose.transforms.warp import bbox_xyxy2cs, fix_aspect_ratio, get_warp_matrix
+
+REPO = Path(__file__).resolve().parents[1]
+W48_CONFIG = REPO / "configs" / "pose" / "td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py"
+
+
+# ------------------------------------------------------------------------------ naive path
+@torch.no_grad()
+def naive_predict(
+    model: PoseModel, image: np.ndarray, box: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One crop, MMPose-inferencer style: (K, 2) image px keypoints and (K,) scores."""
+    w, h = model.input_size
+    center, scale = bbox_xyxy2cs(np.asarray(box, np.float32)[None, :4], model.bbox_padding)
+    scale = fix_aspect_ratio(scale, w / h)
+    mat = get_warp_matrix(center[0], scale[0], 0.0, (w, h))
+    crop = cv2.warpAffine(image, mat, (w, h), flags=cv2.INTER_LINEAR)
+    x = torch.from_numpy(crop).to(model.device).permute(2, 0, 1)[None].float()
+    x = model._normalise(x)
+    est = model.estimator
+    heat = est._forward(x)
+    heat_flip = est._forward(x.flip(-1))
+    heat = (heat + flip_heatmaps(heat_flip, model.flip_indices, model.shift_heatmap)) * 0.5
+    kp, sc = model.codec.decode(heat[0].float().cpu().numpy())
+    kp = kp[0] / np.array([w, h]) * scale + center - 0.5 * scale
+    return kp.astype(np.float32), sc[0]
+
+
+class NaiveDetector:
+    """The same RT-DETR, called once per frame."""
+
+    def __init__(self, detector: RTDetrPersonDetector) -> None:
+        self.detector = detector
+
+    def detect_one(self, frame: np.ndarray) -> np.ndarray:
+        return self.detector.detect([frame])[0]
+
+
+def largest(dets: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    if len(dets) == 0:
+        return fallback
+    area = (dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1])
+    return dets[int(np.argmax(area)), :4]
+
+
+# ------------------------------------------------------------------------------ measurements
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def crops_per_second(
+    model: PoseModel, fast: BoundPoseModel, n: int, device: torch.device
+) -> tuple[float, float, float]:
+    """(naive crops/s, fast crops/s, max |keypoint difference| px between the two)."""
+    rng = np.random.default_rng(0)
+    size = (1920, 1080)
+    frame = cv2.GaussianBlur(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8), (7, 7), 2)
+    boxes = [person_box(i, size, speed_px=8.0) for i in range(n)]
+    naive_predict(model, frame, boxes[0])  # warm-up
+    fast.predict_bboxes([frame], [boxes[0][None]])
+    sync(device)
+    t = time.perf_counter()
+    naive = [naive_predict(model, frame, b)[0] for b in boxes]
+    sync(device)
+    t_naive = time.perf_counter() - t
+    t = time.perf_counter()
+    ours = fast.predict_bboxes([frame] * n, [b[None] for b in boxes])
+    sync(device)
+    t_fast = time.perf_counter() - t
+    diff = max(float(np.nanmax(np.abs(o[0][0] - k))) for o, k in zip(ours, naive, strict=True))
+    return n / t_naive, n / t_fast, diff
+
+
+def frames_per_second(
+    model: PoseModel,
+    fast: BoundPoseModel,
+    detector: RTDetrPersonDetector,
+    video: Path,
+    det_interval: int,
+    batch: int,
+) -> tuple[float, float, int]:
+    source = VideoSource(video)
+    naive_det = NaiveDetector(detector)
+    fallback = person_box(0, source.image_size)
+    t = time.perf_counter()
+    frames = 0
+    for _, frame in source:  # synchronous decode, detect every frame, one crop at a time
+        box = largest(naive_det.detect_one(frame), fallback)
+        naive_predict(model, frame, box)
+        frames += 1
+    t_naive = time.perf_counter() - t
+    opts = PipelineOptions(
+        det_interval=det_interval, max_persons=1, pose_batch=batch, progress=False
+    )
+    t = time.perf_counter()
+    result = run_pose(source, fast, detector=detector, options=opts)
+    t_fast = time.perf_counter() - t
+    return frames / t_naive, result.num_frames / t_fast, frames
+
+
+def build_detector(folder: Path, device: str, amp: str | None) -> RTDetrPersonDetector:
+    """RT-DETR R50vd (the default detector's architecture, 80 COCO classes), random weights."""
+    from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessorPil
+
+    labels = {i: ("person" if i == 0 else f"class{i}") for i in range(80)}
+    config = RTDetrConfig(
+        num_labels=80, id2label=labels, label2id={v: k for k, v in labels.items()}
+    )
+    RTDetrForObjectDetection(config).save_pretrained(folder)
+    RTDetrImageProcessorPil().save_pretrained(folder)  # 640x640, as the published model
+    return RTDetrPersonDetector(folder, device=device, score_threshold=0.0, amp=amp)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument(
+        "--amp", choices=["none", "bf16", "fp16"], default="none", help="autocast of the fast path"
+    )
+    ap.add_argument("--crops", type=int, default=16, help="person crops for rate 1")
+    ap.add_argument("--frames", type=int, default=8, help="1080p video frames for rate 2")
+    ap.add_argument("--batch", type=int, default=16, help="crops per forward pass (fast path)")
+    ap.add_argument("--det-interval", type=int, default=4)
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+    )
+    ap.add_argument("--skip-e2e", action="store_true", help="measure crops/s only")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    amp = None if args.amp == "none" else args.amp
+    torch.manual_seed(0)
+
+    model = PoseModel.from_config(W48_CONFIG, device=args.device)  # random weights
+    fast = BoundPoseModel(model, flip_test=True, amp=amp, batch_size=args.batch)
+    print(
+        f"device {args.device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or 'cpu'}), "
+        f"torch threads {torch.get_num_threads()}, fast-path amp {args.amp}, naive path fp32"
+    )
+    print(
+        f"HRNet-W48 {model.input_size[0]}x{model.input_size[1]}, {model.num_keypoints} keypoints, flip test on"
+    )
+    naive_c, fast_c, diff = crops_per_second(model, fast, args.crops, device)
+    rows = [("person crops/s (HRNet-W48, flip)", naive_c, fast_c, f"{args.crops} crops")]
+    if not args.skip_e2e:
+        with tempfile.TemporaryDirectory() as tmp:
+            video = write_synthetic_video(
+                Path(tmp) / "walk1080p.mp4", args.frames, (1920, 1080), speed_px=6.0
+            )
+            detector = build_detector(Path(tmp) / "rtdetr", args.device, amp)
+            naive_f, fast_f, n = frames_per_second(
+                model, fast, detector, video, args.det_interval, args.batch
+            )
+        rows.append(
+            (
+                "ocb infer frames/s (1080p video)",
+                naive_f,
+                fast_f,
+                f"{n} frames, detect every {args.det_interval}",
+            )
+        )
+    print(f"\n{'':36s}{'naive':>10s}{'opencapbench':>14s}{'ratio':>8s}   sizes")
+    for name, a, b, note in rows:
+        print(f"{name:36s}{a:10.3f}{b:14.3f}{b / a:7.2f}x   {note}")
+    print(f"max keypoint difference fast vs naive (same boxes): {diff:.3f} px")
+
+
+if __name__ == "__main__":
+    main()
