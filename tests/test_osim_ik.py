@@ -9,7 +9,7 @@ import pytest
 
 from opencapbench.benchmark.synthetic import anthropometry_from_model, walking
 from opencapbench.io.mot import read_mot
-from opencapbench.io.trc import write_trc
+from opencapbench.io.trc import read_trc, write_trc
 from opencapbench.osim.ik import (
     DEFAULT_IK_WEIGHTS,
     IKError,
@@ -81,6 +81,23 @@ def test_ik_recovers_known_angles(trial, tmp_path, capfd) -> None:
     log = (tmp_path / "walk.log").read_text()
     assert "InverseKinematicsTool completed 40 frames" in log
     assert not list(tmp_path.glob(".walk*"))  # no temporary file left behind
+
+
+def test_frames_without_any_marker_become_nan_rows(trial, tmp_path) -> None:
+    """OpenSim aborts a whole trial on a frame without marker data; run_ik skips such frames."""
+    model_path, trc_path, truth = trial
+    trc = read_trc(trc_path)
+    pos = trc.positions[:12].copy()
+    pos[4] = np.nan
+    pos[7, :20] = np.nan  # partly missing frames are solved from the rest
+    trc = write_trc(tmp_path / "gap.trc", trc.times[:12], trc.marker_names, pos, RATE)
+    result = run_ik(model_path, trc, tmp_path / "gap.mot")
+    assert result.n_frames == 11
+    mot = read_mot(tmp_path / "gap.mot")
+    np.testing.assert_allclose(mot.index.to_numpy(), np.arange(12) / RATE, atol=1e-9)
+    knee = mot["knee_angle_r"].to_numpy()
+    assert np.isnan(knee[4]) and np.isfinite(np.delete(knee, 4)).all()
+    assert np.nanmax(np.abs(knee - truth["knee_angle_r"][:12])) < 0.5
 
 
 def test_ik_needs_common_markers(trial, tmp_path) -> None:

@@ -82,7 +82,8 @@ class IKResult:
 
     Attributes:
         mot_path: the written motion file.
-        n_frames: frames solved.
+        n_frames: frames solved; frames where no task marker has data cannot be solved and are
+            written as NaN rows.
         marker_rms_m: root-mean-square marker error over all frames and markers, metres
             (``sqrt(mean(per-frame RMS²))`` of OpenSim's marker-error report).
         seconds: wall time of the trial.
@@ -165,13 +166,20 @@ def _free_markerless_couplers(model) -> list[_Coupler]:
     return freed
 
 
-def _fill_coupled_columns(mot_path: Path, couplers: Sequence[_Coupler]) -> None:
-    """Rewrite the dependent columns of an IK ``.mot`` (degrees) from their couplers."""
+def _postprocess_mot(
+    mot_path: Path, couplers: Sequence[_Coupler], all_times: np.ndarray | None
+) -> None:
+    """Rewrite an IK ``.mot`` (degrees): dependent columns from their couplers, and, when
+    ``all_times`` is given, NaN rows for the frames that were skipped (no marker data)."""
     import opensim
 
     from opencapbench.io.mot import read_mot, write_mot
 
     df = read_mot(mot_path)
+    if all_times is not None:
+        # OpenSim prints times with 8 decimals; match rows on the rounded time.
+        df.index = np.round(df.index.to_numpy(dtype=float), 6)
+        df = df.reindex(np.round(all_times, 6))
     for c in couplers:
         if c.dependent not in df.columns or not all(n in df.columns for n in c.independent):
             continue
@@ -182,8 +190,12 @@ def _fill_coupled_columns(mot_path: Path, couplers: Sequence[_Coupler]) -> None:
             for n, rot in zip(c.independent, c.independent_rotational, strict=True)
         ]
         for row in range(len(df)):
-            for k, v in enumerate(indep):
-                x.set(k, float(v[row]))
+            args = [float(v[row]) for v in indep]
+            if not np.all(np.isfinite(args)):
+                values[row] = np.nan  # a skipped frame
+                continue
+            for k, v in enumerate(args):
+                x.set(k, v)
             values[row] = c.function.calcValue(x)
         df[c.dependent] = np.rad2deg(values) if c.dependent_rotational else values
     write_mot(mot_path, df.index.to_numpy(), list(df.columns), df.to_numpy(), in_degrees=True)
@@ -240,7 +252,7 @@ def run_ik(
     """
     import opensim
 
-    from opencapbench.io.trc import read_trc
+    from opencapbench.io.trc import read_trc, write_trc
 
     t0 = time.perf_counter()
     model_path, trc_path, mot_path = Path(model_path), Path(trc_path), Path(mot_path)
@@ -282,11 +294,17 @@ def run_ik(
             f"(TRC has {trc.marker_names[:5]}..., model has {sorted(model_markers)[:5]}...)"
         )
     start, end = (float(trc.times[0]), float(trc.times[-1])) if time_range is None else time_range
+    in_range = (trc.times >= start - 1e-9) & (trc.times <= end + 1e-9)
+    # OpenSim's IK aborts the whole trial on a frame where no task marker has data.
+    cols = [trc.marker_names.index(n) for n in used]
+    solvable = np.isfinite(trc.positions[:, cols]).all(axis=-1).any(axis=1) & in_range
+    if not solvable.any():
+        raise IKError(f"{trc_path}: no frame in [{start}, {end}] s has any marker to fit")
+    skip_frames = bool((in_range & ~solvable).any())
 
     tool = opensim.InverseKinematicsTool()
     tool.setName(mot_path.stem)
     tool.setModel(model)
-    tool.set_marker_file(str(trc_path))
     tool.set_IKTaskSet(tasks)
     tool.setStartTime(start)
     tool.setEndTime(end)
@@ -297,6 +315,17 @@ def run_ik(
     with tempfile.TemporaryDirectory(prefix="ocb_ik_") as results, atomic_path(mot_path) as tmp:
         tool.setResultsDir(results)
         tool.set_output_motion_file(str(tmp))
+        marker_file = trc_path
+        if skip_frames:
+            marker_file = Path(results) / trc_path.name
+            write_trc(
+                marker_file,
+                trc.times[solvable],
+                trc.marker_names,
+                trc.positions[solvable],
+                trc.rate_hz,
+            )
+        tool.set_marker_file(str(marker_file))
         with redirect_output(log_path):
             try:
                 ok = tool.run()
@@ -304,8 +333,8 @@ def run_ik(
                 raise IKError(f"OpenSim IK failed on {trc_path}: {exc} (log: {log_path})") from exc
         if not ok or not tmp.is_file() or tmp.stat().st_size == 0:
             raise IKError(f"OpenSim IK produced no motion for {trc_path} (log: {log_path})")
-        if freed:
-            _fill_coupled_columns(tmp, freed)
+        if freed or skip_frames:
+            _postprocess_mot(tmp, freed, trc.times[in_range] if skip_frames else None)
         errors = Path(results) / f"{mot_path.stem}_ik_marker_errors.sto"
         n_frames, rms = _marker_error_rms(errors) if errors.is_file() else (0, math.nan)
     return IKResult(mot_path, n_frames, rms, time.perf_counter() - t0)
