@@ -138,3 +138,28 @@ def test_planted_feet(dataset, motion) -> None:
     assert sagittal_drift < 0.02
     assert np.abs(ankles - ankles[:1])[..., 2].max() < 0.1
     assert np.ptp(q["pelvis_ty"]) > 0.2  # but the pelvis does go down
+
+
+def test_drives_laiuhlrich2022_scaled_to_the_subject(shared_dir, tmp_path) -> None:
+    from opencapbench.osim.markers import body_scale_factors, load_synthpose_markers
+
+    info = generate_synthetic_dataset(
+        tmp_path,
+        trials=("squats1",),
+        n_cameras=2,
+        duration_s=0.2,
+        seed=3,
+        model_path=shared_dir / "reference" / "opensim" / "LaiUhlrich2022.osim",
+        progress=False,
+    )
+    meta = read_session_metadata(tmp_path / "subject1" / "sessionMetadata.yaml")
+    model = load_model(info.models["subject1"])
+    model.initSystem()
+    s = body_scale_factors(model)["tibia_l"]
+    np.testing.assert_allclose(s, meta.height_m / 1.70, rtol=1e-3)
+    assert model.getNumMarkers() == 33 and model.getNumCoordinates() == 35
+    generic = load_synthpose_markers()["l_mankle"].location
+    loc = model.getMarkerSet().get("l_mankle").get_location().to_numpy()
+    np.testing.assert_allclose(loc, np.array(generic) * s, atol=1e-9)
+    gt = read_mot(tmp_path / "subject1" / "OpenSimData" / "Mocap" / "IK" / "squats1.mot")
+    assert gt["pelvis_ty"].iloc[0] == pytest.approx(0.93 * s[0], abs=0.02)  # standing start

@@ -432,8 +432,15 @@ def _subject_model(
     subject_dir: Path, model_path: str | os.PathLike | None, height: float, mass: float
 ) -> Path:
     """Write the subject's model with the SynthPose markers; returns its path."""
+    from opencapbench.io.atomic import atomic_path
+    from opencapbench.osim.logs import load_model
     from opencapbench.osim.markers import attach_synthpose_markers
-    from opencapbench.osim.model_builder import MODEL_NAME, write_compact_model
+    from opencapbench.osim.model_builder import (
+        GENERIC_HEIGHT_M,
+        MODEL_NAME,
+        scale_model_uniformly,
+        write_compact_model,
+    )
 
     model_dir = subject_dir / "OpenSimData" / "Mocap" / "Model"
     if model_path is None:
@@ -442,7 +449,11 @@ def _subject_model(
         attach_synthpose_markers(out, out)
     else:
         out = model_dir / f"{Path(model_path).stem}_scaled.osim"
-        attach_synthpose_markers(model_path, out)
+        model = load_model(model_path)
+        scale_model_uniformly(model, height / GENERIC_HEIGHT_M, mass)
+        with atomic_path(out) as tmp:
+            model.printToXML(str(tmp))
+        attach_synthpose_markers(out, out)
     return out
 
 
@@ -464,8 +475,8 @@ def generate_synthetic_dataset(
 
     Args:
         root: output folder (created).
-        subjects: number of subjects (``subject1``...); heights 1.60-1.90 m for the built-in
-            model.
+        subjects: number of subjects (``subject1``...); random heights 1.60-1.90 m and BMI
+            21-26.
         trials: trial names; the motion is chosen by prefix (:data:`TRIAL_MOTIONS`).
         n_cameras: 2-5 (2 = Cam1, Cam3; 3 = Cam1-Cam3; 4 = Cam0-Cam3; 5 = Cam0-Cam4).
         duration_s: seconds per trial.
@@ -474,7 +485,8 @@ def generate_synthetic_dataset(
         dropout: fraction of 2D detections dropped at random (score 0, NaN).
         seed: random seed (camera jitter, subject size, noise, dropout, scores).
         model_path: drive this ``.osim`` (e.g. LaiUhlrich2022) instead of the built-in model;
-            it must have Rajagopal/Lai body and coordinate names.
+            it must have Rajagopal/Lai body and coordinate names.  It is scaled uniformly to
+            each subject's height (as a 1.70 m generic model), like the built-in one.
         placement: checkerboard placement of the calibration world (``sessionMetadata.yaml``).
         progress: show a tqdm progress bar.
 
@@ -492,7 +504,6 @@ def generate_synthetic_dataset(
     from opencapbench.keypoints import get_keypoint_set
     from opencapbench.osim.kinematics import synthpose52_trajectories
     from opencapbench.osim.logs import load_model
-    from opencapbench.osim.model_builder import GENERIC_HEIGHT_M, GENERIC_MASS_KG
 
     if n_cameras not in _CAMERAS_BY_COUNT:
         raise ValueError(f"n_cameras must be 2-5, got {n_cameras}")
@@ -518,11 +529,8 @@ def generate_synthetic_dataset(
     for i in range(1, subjects + 1):
         subject = f"subject{i}"
         sdir = root / subject
-        if model_path is None:
-            height = float(rng.uniform(1.60, 1.90))
-            mass = float(height**2 * rng.uniform(21.0, 26.0))
-        else:
-            height, mass = GENERIC_HEIGHT_M, GENERIC_MASS_KG
+        height = float(rng.uniform(1.60, 1.90))
+        mass = float(height**2 * rng.uniform(21.0, 26.0))
         model_file = _subject_model(sdir, model_path, height, mass)
         model = load_model(model_file)
         body = anthropometry_from_model(model)

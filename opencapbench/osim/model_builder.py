@@ -370,3 +370,36 @@ def write_compact_model(
     with atomic_path(path) as tmp:
         model.printToXML(str(tmp))
     return model
+
+
+def scale_model_uniformly(
+    model: opensim.Model, length_scale: float, mass_kg: float | None = None
+) -> opensim.Model:
+    """Scale every body of ``model`` (in place) by one length factor, like OpenSim's ScaleTool.
+
+    Joint offsets, attached geometry (``scale_factors``), markers and muscle paths scale with
+    the bodies; masses are set to ``mass_kg`` keeping their distribution (unchanged when None);
+    the default ``pelvis_ty`` (standing pelvis height) scales too.
+
+    Returns:
+        The same model, re-initialised.
+    """
+    if not (0.3 <= length_scale <= 3.0):
+        raise ValueError(f"length_scale must be a plausible factor, got {length_scale}")
+    state = model.initSystem()
+    scales = opensim.ScaleSet()
+    bodies = model.getBodySet()
+    for i in range(bodies.getSize()):
+        scale = opensim.Scale()
+        scale.setSegmentName(bodies.get(i).getName())
+        scale.setScaleFactors(opensim.Vec3(length_scale, length_scale, length_scale))
+        scale.setApply(True)
+        scales.cloneAndAppend(scale)
+    if not model.scale(state, scales, True, -1.0 if mass_kg is None else float(mass_kg)):
+        raise RuntimeError(f"OpenSim could not scale model {model.getName()!r}")
+    coords = model.updCoordinateSet()
+    if coords.contains("pelvis_ty"):
+        ty = coords.get("pelvis_ty")
+        ty.setDefaultValue(ty.getDefaultValue() * length_scale)
+    model.initSystem()
+    return model
