@@ -3,8 +3,8 @@
 Importing this package registers its datasets (``SynthPoseDataset``, ``CocoDataset``,
 ``CombinedDataset``), transforms (``RandomFlip``, ``RandomHalfBody``, ``RandomBBoxTransform``,
 ``KeypointConverter``, ``GenerateTarget``), sampler (``MultiSourceSampler``) and metrics
-(``PCKAccuracy``, ``CocoMetric``) in the toolkit's MMPose-scope registries
+(``PCKAccuracy``, ``CocoMetric``) and the bf16 ``AutocastOptimWrapper`` in the toolkit's MMPose-scope registries
 (:mod:`opencapbench.pose.registry`).
 """
 
-from synthpose.finetune import datasets, metrics, samplers, transforms  # noqa: F401  (registers)
+from synthpose.finetune import amp, datasets, metrics, samplers, transforms  # noqa: F401  (registers)

@@ -37,5 +37,21 @@ class AutocastOptimWrapper(OptimWrapper):
 
     @contextmanager
     def optim_context(self, model: nn.Module) -> Iterator[None]:
-        with super().optim_context(model), torch.autocast(self.device_type, dtype=self.cast_dtype):
-            yield
+        # the heatmaps (head.final_layer's output) leave autocast as fp32, so the loss and the
+        # training accuracy are computed in fp32
+        head = getattr(getattr(model, "module", model), "head", None)
+        last = getattr(head, "final_layer", head)
+        handle = last.register_forward_hook(_to_float) if isinstance(last, nn.Module) else None
+        try:
+            with (
+                super().optim_context(model),
+                torch.autocast(self.device_type, dtype=self.cast_dtype),
+            ):
+                yield
+        finally:
+            if handle is not None:
+                handle.remove()
+
+
+def _to_float(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    return output.float() if torch.is_tensor(output) and output.is_floating_point() else output

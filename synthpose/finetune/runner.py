@@ -206,6 +206,22 @@ def build_config(
     return cfg
 
 
+def init_cpu_distributed(cfg: Config) -> None:
+    """CPU-only multi-process training under torchrun (mmengine's ``pytorch`` launcher assumes
+    CUDA): start a gloo process group here and wrap the model without device ids."""
+    import torch.distributed as dist
+
+    if cfg.get("launcher", "none") == "none" or torch.cuda.is_available():
+        return
+    if cfg.launcher != "pytorch":
+        raise FinetuneConfigError(f"--launcher {cfg.launcher} needs CUDA; on CPU use torchrun")
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    cfg.model_wrapper_cfg = dict(
+        type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False
+    )
+
+
 def build_runner(cfg: Config, cache_dir: str | os.PathLike | None = None):
     """``Runner.from_cfg`` with the toolkit's registries, safe loader and cached downloads."""
     from mmengine.runner import Runner
@@ -216,6 +232,7 @@ def build_runner(cfg: Config, cache_dir: str | os.PathLike | None = None):
     register_all_modules()
     install_safe_checkpoint_loader()
     resolve_remote_checkpoints(cfg, cache_dir)
+    init_cpu_distributed(cfg)
     if "runner_type" in cfg:
         from opencapbench.pose.registry import RUNNERS
 
