@@ -1,0 +1,1 @@
+"""Versioned data files of the OpenSim layer (marker sets)."""
