@@ -48,6 +48,7 @@ __all__ = [
     "anthropometry_from_model",
     "generate_synthetic_dataset",
     "motion_for_trial",
+    "project_keypoints",
     "synthetic_cameras",
 ]
 
