@@ -3,6 +3,7 @@ pretrained downloads, safe checkpoint loading, AMP and launcher settings."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -222,6 +223,15 @@ def init_cpu_distributed(cfg: Config) -> None:
     )
 
 
+class _NoMissingScopeWarnings(logging.Filter):
+    """Drop mmengine's per-build warning that the ``mmpose`` package (scope) is not importable:
+    the toolkit provides that scope's registries itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not ("registry.py exists in" in msg or "mmpose is not installed" in msg)
+
+
 def build_runner(cfg: Config, cache_dir: str | os.PathLike | None = None):
     """``Runner.from_cfg`` with the toolkit's registries, safe loader and cached downloads."""
     from mmengine.runner import Runner
@@ -233,11 +243,18 @@ def build_runner(cfg: Config, cache_dir: str | os.PathLike | None = None):
     install_safe_checkpoint_loader()
     resolve_remote_checkpoints(cfg, cache_dir)
     init_cpu_distributed(cfg)
+    from mmengine.logging import MMLogger
+
+    quiet = _NoMissingScopeWarnings()
+    MMLogger.get_current_instance().addFilter(quiet)
     if "runner_type" in cfg:
         from opencapbench.pose.registry import RUNNERS
 
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    runner.logger.addFilter(quiet)
+    return runner
 
 
 def finetune(cfg: Config):
