@@ -197,3 +197,22 @@ def test_combined_dataset_maps_sources_and_sampler_mixes_them(tmp_path):
     assert counts.max() - counts.min() <= 1
     sampler.set_epoch(1)
     assert list(sampler) != idx.reshape(-1).tolist()
+
+
+def test_multi_source_sampler_splits_batches_between_processes(tmp_path, monkeypatch):
+    big = write_toy_dataset(tmp_path / "big", num_train=12, num_val=1, seed=5)
+    small = write_toy_dataset(tmp_path / "small", num_train=4, num_val=1, seed=6)
+    src = [dict(type="SynthPoseDataset", ann_file=str(t.train_ann),
+                metainfo=dict(from_file=str(t.metainfo)), data_prefix=dict(img=str(t.image_dir)))
+           for t in (big, small)]  # fmt: skip
+    combined = CombinedDataset(metainfo=dict(from_file=str(big.metainfo)), datasets=src)
+    per_rank = []
+    for rank in (0, 1):
+        monkeypatch.setattr("synthpose.finetune.samplers.get_dist_info", lambda r=rank: (r, 2))
+        s = MultiSourceSampler(combined, batch_size=4, source_ratio=[3, 1], shuffle=False, seed=0)
+        assert len(s) == 8  # 16 samples / (4 x 2 processes) = 2 batches each
+        per_rank.append(np.array(list(s)).reshape(-1, 4))
+    for batches in per_rank:
+        np.testing.assert_array_equal((batches >= 12).sum(axis=1), 1)  # ratio 3:1 in every batch
+    both = np.concatenate(per_rank)
+    assert len(np.unique(both)) == both.size  # no sample shared within the epoch

@@ -66,8 +66,9 @@ class MultiSourceSampler(Sampler):
         num_batches: batches per epoch per process; default covers the dataset once across
             all processes (``len(dataset) // (batch_size * world_size)``, at least 1).
 
-    Under distributed training, process ``r`` takes slot ``r`` of each global batch, so every
-    process sees the ratios and no sample is shared within an epoch's global batch.
+    Under distributed training all processes draw from the same per-source streams (same
+    seed) and process ``r`` takes batches ``r, r + world_size, ...``: every batch has the
+    ratios and processes do not share samples until a source is exhausted and cycled.
     """
 
     def __init__(
@@ -87,7 +88,7 @@ class MultiSourceSampler(Sampler):
         self.rank, self.world_size = get_dist_info()
         self.sizes = sizes
         self.batch_size = int(batch_size)
-        self.counts = batch_composition(self.batch_size * self.world_size, source_ratio)
+        self.counts = batch_composition(self.batch_size, source_ratio)
         self.shuffle = shuffle
         self.seed = sync_random_seed() if seed is None else int(seed)
         total = int(sizes.sum())
@@ -96,9 +97,9 @@ class MultiSourceSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng([self.seed, self.epoch])
-        batches = mixed_indices(self.sizes, self.counts, self.num_batches, rng, self.shuffle)
-        mine = batches[:, self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
-        return iter(mine.reshape(-1).tolist())
+        total = self.num_batches * self.world_size
+        batches = mixed_indices(self.sizes, self.counts, total, rng, self.shuffle)
+        return iter(batches[self.rank :: self.world_size].reshape(-1).tolist())
 
     def __len__(self) -> int:
         return self.num_batches * self.batch_size
