@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from smplx.lbs import batch_rigid_transform, batch_rodrigues
 
 NUM_JOINTS = 55
 NUM_BODY_JOINTS = 21
@@ -141,6 +140,60 @@ def load_smplx(smplx_dir: str | os.PathLike, spec: BodyModelSpec, dtype=torch.fl
         raise BodyModelError(f"cannot load SMPL-X model {path}: {exc!r}") from exc
 
 
+def rodrigues(aa: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices (..., 3, 3) from axis-angle vectors (..., 3), radians.
+
+    ``R = I + sin(a) K + (1 - cos(a)) K^2`` with ``K`` the cross-product matrix of the axis,
+    using the same angle regularisation (``|v + 1e-8|``) as ``smplx.lbs.batch_rodrigues``.
+    """
+    angle = torch.linalg.vector_norm(aa + 1e-8, dim=-1, keepdim=True)
+    d = aa / angle
+    s, c1 = torch.sin(angle)[..., None], (1 - torch.cos(angle))[..., None]
+    x, y, z = d.unbind(-1)
+    zero = torch.zeros_like(x)
+    K = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(*d.shape[:-1], 3, 3)
+    eye = torch.eye(3, dtype=aa.dtype, device=aa.device)
+    return eye + s * K + c1 * (K @ K)
+
+
+def kinematic_levels(parents: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Joints grouped by tree depth (root excluded): [(joint ids, their parents), ...]."""
+    depth = np.zeros(len(parents), dtype=int)
+    for j in range(1, len(parents)):
+        depth[j] = depth[parents[j]] + 1
+    return [
+        (np.flatnonzero(depth == d), parents[np.flatnonzero(depth == d)])
+        for d in range(1, depth.max() + 1)
+    ]
+
+
+def rigid_transforms(
+    rot: torch.Tensor, joints: torch.Tensor, levels: list[tuple[torch.Tensor, torch.Tensor]]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward kinematics, one batched product per tree level (not per joint).
+
+    Args:
+        rot: (B, J, 3, 3) local joint rotations.
+        joints: (B, J, 3) rest joint positions.
+        levels: from :func:`kinematic_levels` (as tensors).
+
+    Returns:
+        posed joints (B, J, 3) and skinning transforms (B, J, 3, 4) that map rest-pose points
+        to posed points (the ``A`` of ``smplx.lbs``, last row dropped).
+    """
+    G_R = torch.empty_like(rot)
+    G_t = torch.empty_like(joints)
+    G_R[:, 0] = rot[:, 0]
+    G_t[:, 0] = joints[:, 0]
+    for ids, par in levels:
+        Rp = G_R[:, par]
+        rel = joints[:, ids] - joints[:, par]
+        G_R[:, ids] = Rp @ rot[:, ids]
+        G_t[:, ids] = (Rp @ rel[..., None])[..., 0] + G_t[:, par]
+    t = G_t - (G_R @ joints[..., None])[..., 0]
+    return G_t, torch.cat([G_R, t[..., None]], dim=-1)
+
+
 @dataclass
 class _Subset:
     """Per-vertex LBS data of a vertex subset (rows of the full arrays)."""
@@ -176,6 +229,10 @@ class SkinnedSMPLX:
         self.lbs_weights = t(model.lbs_weights)
         self.J_regressor = t(model.J_regressor)
         self.parents = model.parents.detach().to(self.device)
+        self.levels = [
+            (torch.as_tensor(i, device=self.device), torch.as_tensor(p, device=self.device))
+            for i, p in kinematic_levels(model.parents.cpu().numpy())
+        ]
         self.faces = model.faces_tensor.detach().to(self.device)
         self.pose_mean = t(model.pose_mean)
         self.use_pca = bool(model.use_pca)
@@ -235,7 +292,7 @@ class SkinnedSMPLX:
 
         Returns:
             dict with ``shape`` (B, L) shape+expression coefficients, ``pose_feature``
-            (B, 486), ``A`` (B, 55, 4, 4) skinning transforms, ``joints`` (B, 55, 3) posed
+            (B, 486), ``A`` (B, 55, 3, 4) skinning transforms, ``joints`` (B, 55, 3) posed
             joints in metres (translation included) and ``transl`` (B, 3).
         """
         b = p.batch_size
@@ -249,10 +306,10 @@ class SkinnedSMPLX:
             expr = expr[:, : self.num_expression]
         shape = torch.cat([betas, expr], dim=1)
         J = self.J_template + torch.einsum("bl,jcl->bjc", shape, self.J_shapedirs)
-        rot = batch_rodrigues(self.full_pose(p).reshape(-1, 3)).reshape(b, NUM_JOINTS, 3, 3)
+        rot = rodrigues(self.full_pose(p))  # (B, 55, 3, 3)
         ident = torch.eye(3, dtype=self.dtype, device=self.device)
         pose_feature = (rot[:, 1:] - ident).reshape(b, -1)
-        joints, A = batch_rigid_transform(rot, J, self.parents, dtype=self.dtype)
+        joints, A = rigid_transforms(rot, J, self.levels)
         transl = p.transl.reshape(b, 3)
         return dict(
             shape=shape,
@@ -268,8 +325,10 @@ class SkinnedSMPLX:
         n = sub.ids.shape[0]
         v = sub.v_template + torch.einsum("bl,scl->bsc", posed["shape"], sub.shapedirs)
         v = v + (posed["pose_feature"] @ sub.posedirs).reshape(b, n, 3)
-        T = (sub.weights @ posed["A"].reshape(b, NUM_JOINTS, 16)).reshape(b, n, 4, 4)
-        out = (T[..., :3, :3] @ v[..., None])[..., 0] + T[..., :3, 3]
+        T = sub.weights @ posed["A"].reshape(b, 1, NUM_JOINTS, 12)[:, 0]  # (B, S, 12)
+        out = torch.stack(
+            [(T[..., 4 * i : 4 * i + 3] * v).sum(-1) + T[..., 4 * i + 3] for i in range(3)], dim=-1
+        )
         return out + posed["transl"][:, None]
 
 

@@ -3,7 +3,8 @@
 A z-buffer of the mesh sampled at a keypoint's pixel holds the depth of the nearest triangle
 covering that pixel.  Only those samples are ever read, so instead of rasterising whole images
 each keypoint pixel is tested against the triangles directly: triangles whose 2D box contains
-the pixel are selected, an edge-function (barycentric) test keeps those that cover it, and their
+the pixel are selected (a sweep over triangles sorted by their left edge keeps this to a thin
+slab of the mesh per keypoint), an edge-function (barycentric) test keeps those that cover it, and their
 perspective-correct depth ``1/z = sum_i l_i / z_i`` is compared with the keypoint's own depth.
 This is the same answer as a full-resolution z-buffer without its resolution loss, vectorised
 over frames x keypoints x triangles in torch (CPU or CUDA), with no renderer.
@@ -28,7 +29,7 @@ def occluded_by_mesh(
     mesh_z: torch.Tensor,
     faces: torch.Tensor,
     tol_m: float | torch.Tensor = DEFAULT_TOL_M,
-    max_elements: int = 20_000_000,
+    max_elements: int = 1_000_000,
 ) -> torch.Tensor:
     """Which keypoints are hidden behind the mesh.
 
@@ -39,7 +40,7 @@ def occluded_by_mesh(
         mesh_z: (B, V) vertex depths, metres.
         faces: (F, 3) long triangle indices.
         tol_m: depth tolerance, metres: a scalar or one per keypoint (K,).
-        max_elements: bound on B_chunk x K x F booleans held at once (memory).
+        max_elements: bound on B_chunk x F face entries processed at once (memory).
 
     Returns:
         (B, K) bool, True where a triangle covering the pixel is nearer by more than ``tol_m``.
@@ -48,7 +49,7 @@ def occluded_by_mesh(
     F = faces.shape[0]
     out = torch.zeros((B, K), dtype=torch.bool, device=kp_z.device)
     tol = torch.as_tensor(tol_m, dtype=kp_z.dtype, device=kp_z.device).expand(K)
-    chunk = max(1, max_elements // max(1, K * F))
+    chunk = max(1, max_elements // max(1, F))
     for s in range(0, B, chunk):
         e = min(B, s + chunk)
         out[s:e] = _occluded_chunk(kp_uv[s:e], kp_z[s:e], mesh_uv[s:e], mesh_z[s:e], faces, tol)
@@ -57,25 +58,39 @@ def occluded_by_mesh(
 
 def _occluded_chunk(kp_uv, kp_z, mesh_uv, mesh_z, faces, tol) -> torch.Tensor:
     B, K = kp_z.shape
+    dev = kp_z.device
     tri = mesh_uv[:, faces]  # (B, F, 3, 2)
     tz = mesh_z[:, faces]  # (B, F, 3)
     valid = torch.isfinite(tri).all(-1).all(-1) & (tz > 0).all(-1)
     lo = tri.amin(dim=2)  # (B, F, 2)
     hi = tri.amax(dim=2)
-    p = kp_uv[:, :, None, :]  # (B, K, 1, 2)
-    cand = (
-        (p[..., 0] >= lo[:, None, :, 0])
-        & (p[..., 0] <= hi[:, None, :, 0])
-        & (p[..., 1] >= lo[:, None, :, 1])
-        & (p[..., 1] <= hi[:, None, :, 1])
-        & valid[:, None, :]
-    )  # (B, K, F)
-    b, k, f = cand.nonzero(as_tuple=True)
-    occ = torch.zeros((B, K), dtype=torch.bool, device=kp_z.device)
+    # Sweep along x: with faces sorted by their left edge, the faces whose x-range can hold
+    # pixel u have a left edge in [u - widest face, u], a contiguous run of the sorted order.
+    inf = torch.finfo(lo.dtype).max
+    left = torch.where(valid, lo[..., 0], torch.full_like(lo[..., 0], inf))
+    width = torch.where(valid, hi[..., 0] - lo[..., 0], torch.zeros_like(left)).amax(dim=1)
+    sorted_left, order = torch.sort(left, dim=1)
+    u = kp_uv[..., 0].contiguous()
+    u = torch.where(torch.isfinite(u), u, torch.full_like(u, -inf))
+    first = torch.searchsorted(sorted_left, (u - width[:, None]).contiguous())
+    last = torch.searchsorted(sorted_left, u, right=True)
+    occ = torch.zeros((B, K), dtype=torch.bool, device=dev)
+    # the runs are ragged: flatten them (no padding to the longest run)
+    counts = (last - first).clamp(min=0).reshape(-1)
+    total = int(counts.sum())
+    if total == 0:
+        return occ
+    bk = torch.repeat_interleave(torch.arange(B * K, device=dev), counts)
+    starts = torch.cumsum(counts, 0) - counts
+    pos = first.reshape(-1)[bk] + torch.arange(total, device=dev) - starts[bk]
+    b, k = bk // K, bk % K
+    fid = order[b, pos]
+    q = kp_uv[b, k]
+    keep = (q[:, 0] <= hi[b, fid, 0]) & (q[:, 1] >= lo[b, fid, 1]) & (q[:, 1] <= hi[b, fid, 1])
+    b, k, fid, q = b[keep], k[keep], fid[keep], q[keep]
     if b.numel() == 0:
         return occ
-    a, bb, c = tri[b, f, 0], tri[b, f, 1], tri[b, f, 2]  # (N, 2)
-    q = kp_uv[b, k]
+    a, bb, c = tri[b, fid, 0], tri[b, fid, 1], tri[b, fid, 2]  # (N, 2)
     v0, v1, v2 = bb - a, c - a, q - a
     den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
     ok = den.abs() > 1e-12
@@ -85,9 +100,8 @@ def _occluded_chunk(kp_uv, kp_z, mesh_uv, mesh_z, faces, tol) -> torch.Tensor:
     l0 = 1 - l1 - l2
     eps = 1e-9
     inside = ok & (l0 >= -eps) & (l1 >= -eps) & (l2 >= -eps)
-    z = tz[b, f]
-    inv_z = l0 / z[:, 0] + l1 / z[:, 1] + l2 / z[:, 2]
-    depth = 1.0 / inv_z
+    z = tz[b, fid]
+    depth = 1.0 / (l0 / z[:, 0] + l1 / z[:, 1] + l2 / z[:, 2])
     hit = inside & (depth < kp_z[b, k] - tol[k])
     occ.view(-1)[(b * K + k)[hit]] = True
     return occ
