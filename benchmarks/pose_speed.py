@@ -92,26 +92,32 @@ def sync(device: torch.device) -> None:
 
 
 def crops_per_second(
-    model: PoseModel, fast: BoundPoseModel, n: int, device: torch.device
+    model: PoseModel, fast: BoundPoseModel, n: int, device: torch.device, repeat: int
 ) -> tuple[float, float, float]:
-    """(naive crops/s, fast crops/s, max |keypoint difference| px between the two)."""
+    """(naive crops/s, fast crops/s, median |keypoint difference| px between the two).
+
+    The two paths alternate ``repeat`` times and the rates are medians, so a change in the
+    machine's load does not favour one of them.
+    """
     rng = np.random.default_rng(0)
     size = (1920, 1080)
     frame = cv2.GaussianBlur(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8), (7, 7), 2)
     boxes = [person_box(i, size, speed_px=8.0) for i in range(n)]
     naive_predict(model, frame, boxes[0])  # warm-up
     fast.predict_bboxes([frame], [boxes[0][None]])
-    sync(device)
-    t = time.perf_counter()
-    naive = [naive_predict(model, frame, b)[0] for b in boxes]
-    sync(device)
-    t_naive = time.perf_counter() - t
-    t = time.perf_counter()
-    ours = fast.predict_bboxes([frame] * n, [b[None] for b in boxes])
-    sync(device)
-    t_fast = time.perf_counter() - t
-    diff = max(float(np.nanmax(np.abs(o[0][0] - k))) for o, k in zip(ours, naive, strict=True))
-    return n / t_naive, n / t_fast, diff
+    naive_rates, fast_rates = [], []
+    for _ in range(repeat):
+        sync(device)
+        t = time.perf_counter()
+        naive = [naive_predict(model, frame, b)[0] for b in boxes]
+        sync(device)
+        naive_rates.append(n / (time.perf_counter() - t))
+        t = time.perf_counter()
+        ours = fast.predict_bboxes([frame] * n, [b[None] for b in boxes])
+        sync(device)
+        fast_rates.append(n / (time.perf_counter() - t))
+    diff = np.abs(np.stack([o[0][0] for o in ours]) - np.stack(naive))
+    return float(np.median(naive_rates)), float(np.median(fast_rates)), float(np.nanmedian(diff))
 
 
 def frames_per_second(
@@ -167,6 +173,7 @@ def main() -> None:
     ap.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
     )
+    ap.add_argument("--repeat", type=int, default=1, help="alternate the crop measurements N times")
     ap.add_argument("--skip-e2e", action="store_true", help="measure crops/s only")
     args = ap.parse_args()
     if args.threads:
@@ -184,7 +191,7 @@ def main() -> None:
     print(
         f"HRNet-W48 {model.input_size[0]}x{model.input_size[1]}, {model.num_keypoints} keypoints, flip test on"
     )
-    naive_c, fast_c, diff = crops_per_second(model, fast, args.crops, device)
+    naive_c, fast_c, diff = crops_per_second(model, fast, args.crops, device, max(1, args.repeat))
     rows = [("person crops/s (HRNet-W48, flip)", naive_c, fast_c, f"{args.crops} crops")]
     if not args.skip_e2e:
         with tempfile.TemporaryDirectory() as tmp:
@@ -206,7 +213,10 @@ def main() -> None:
     print(f"\n{'':36s}{'naive':>10s}{'opencapbench':>14s}{'ratio':>8s}   sizes")
     for name, a, b, note in rows:
         print(f"{name:36s}{a:10.3f}{b:14.3f}{b / a:7.2f}x   {note}")
-    print(f"max keypoint difference fast vs naive (same boxes): {diff:.3f} px")
+    print(
+        f"median keypoint difference fast vs naive (same boxes): {diff:.3f} px "
+        "(random weights: near-flat heatmaps make argmax/DARK sensitive to rounding)"
+    )
 
 
 if __name__ == "__main__":

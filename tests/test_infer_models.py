@@ -95,3 +95,17 @@ def test_unregistered_keypoint_names_get_a_stable_registered_set() -> None:
     assert name == keypoint_set_name(_Named())
     kps = get_keypoint_set(name)
     assert kps.names == ("head", "left_hand", "right_hand") and kps.flip_indices == (0, 2, 1)
+
+
+def test_vitpose_folder_with_unnamed_keypoints_registers_a_set(tmp_path: Path) -> None:
+    import numpy as np
+
+    from opencapbench.inference.testing import make_tiny_vitpose
+
+    model = load_pose_model(make_tiny_vitpose(tmp_path / "vp5", num_keypoints=5))
+    assert keypoint_set_name(model) == "vitpose5"
+    assert get_keypoint_set("vitpose5").num_keypoints == 5
+    ((kp, sc),) = model.predict_bboxes(
+        [np.zeros((64, 64, 3), np.uint8)], [np.array([[8, 8, 40, 60]])]
+    )
+    assert kp.shape == (1, 5, 2) and sc.shape == (1, 5)

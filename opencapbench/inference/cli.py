@@ -11,7 +11,11 @@ from pathlib import Path
 import click
 
 from opencapbench.inference.boxes_file import FileBoxes
-from opencapbench.inference.errors import BoxesFileError, InferenceError
+from opencapbench.inference.errors import (
+    BoxesFileError,
+    ModelNotAvailableError,
+    UnknownModelError,
+)
 from opencapbench.inference.models import DEFAULT_DETECTOR, list_models
 
 log = logging.getLogger(__name__)
@@ -250,25 +254,23 @@ def infer(
     )
     reports: list[InputReport] = []
     taken: set[str] = set()
+    fatal: str = ""
     for name, spec in jobs:
         name = _unique(name, taken)
-        report = InputReport(
-            name=name,
-            source=str(spec if not isinstance(spec, list) else (spec[0].parent if spec else name)),
-            ok=False,
-        )
+        source = spec if not isinstance(spec, list) else (spec[0].parent if spec else name)
+        report = InputReport(name=name, source=str(source), ok=False)
         reports.append(report)
+        if fatal:
+            report.error = f"not processed: {fatal}"
+            continue
         try:
             report.outputs = _process_one(name, spec, settings, get_model, get_detector, report)
             report.ok = True
-        except (InferenceError, OSError, ValueError) as exc:
-            # ModelNotAvailableError etc. are fatal for every input: stop early
-            from opencapbench.inference.errors import ModelNotAvailableError, UnknownModelError
-
+        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
             report.error = f"{type(exc).__name__}: {exc}"
             log.error("%s: %s", name, report.error)
             if isinstance(exc, ModelNotAvailableError | UnknownModelError):
-                break
+                fatal = "the model could not be loaded"  # no later input can succeed
     _write_summary(out_dir, reports)
     failed = [r for r in reports if not r.ok]
     click.echo(
@@ -276,7 +278,7 @@ def infer(
     )
     for r in failed:
         click.echo(f"FAILED {r.name} ({r.source}): {r.error}", err=True)
-    if failed or len(reports) < len(jobs):
+    if failed:
         sys.exit(1)
 
 

@@ -18,7 +18,12 @@ import numpy as np
 import torch
 
 from opencapbench.inference.detector import autocast_context
-from opencapbench.keypoints import KeypointSet, get_keypoint_set, keypoint_set_from_names
+from opencapbench.keypoints import (
+    KeypointSet,
+    get_keypoint_set,
+    keypoint_set_from_names,
+    register_keypoint_set,
+)
 
 _NORMALIZE_FACTOR = 200.0  # the processor's box scale unit (pixels)
 _PADDING = 1.25
@@ -71,7 +76,8 @@ def _keypoint_set_for(names_from_config: list[str], k: int) -> KeypointSet:
         return get_keypoint_set("synthpose52")
     if k == 17:
         return get_keypoint_set("coco17")
-    return keypoint_set_from_names(f"vitpose{k}", names_from_config)
+    kps = keypoint_set_from_names(f"vitpose{k}", names_from_config)
+    return register_keypoint_set(kps, overwrite=True)
 
 
 class VitPoseEstimator:
