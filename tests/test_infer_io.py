@@ -110,3 +110,26 @@ def test_malformed_boxes_files_name_the_problem(
     path.write_text(text)
     with pytest.raises(BoxesFileError, match=match):
         read_boxes_file(path)
+
+
+def test_overlay_draws_coco_points_markers_and_skeleton_differently() -> None:
+    from opencapbench.inference.overlay import draw_pose
+    from opencapbench.keypoints import get_keypoint_set
+
+    kps = get_keypoint_set("synthpose52")
+    kp = np.full((1, 52, 2), np.nan, np.float32)
+    sc = np.ones((1, 52), np.float32)
+    kp[0, kps.index("nose")] = (20, 20)
+    kp[0, kps.index("sternum")] = (60, 30)
+    kp[0, kps.index("left_shoulder")] = (10, 80)
+    kp[0, kps.index("left_elbow")] = (50, 80)
+    boxes = np.full((1, 5), np.nan)
+    image = draw_pose(np.zeros((100, 100, 3), np.uint8), kp, sc, boxes, kps)
+    assert tuple(image[20, 20]) == (0, 220, 0)  # COCO point: filled disc, midline green
+    near_marker = image[24:37, 54:67].reshape(-1, 3)
+    assert (near_marker == (255, 0, 255)).all(axis=1).any()  # anatomical marker: magenta diamond
+    assert not (image[14:27, 14:27].reshape(-1, 3) == (255, 0, 255)).all(axis=1).any()
+    assert tuple(image[80, 30]) == (255, 160, 0)  # left-side skeleton link shoulder-elbow
+    low = sc.copy()
+    low[0, kps.index("nose")] = 0.1  # below the drawing threshold
+    assert image.sum() > draw_pose(np.zeros((100, 100, 3), np.uint8), kp, low, boxes, kps).sum()
