@@ -283,3 +283,49 @@ def test_rich_source_reads_pickles_and_calibration(tmp_path) -> None:
     assert nb.spec == batch.spec
     ref = _annotate(nb.spec, nb.params, nb.cams, occlusion=False)
     np.testing.assert_allclose(got.keypoints, ref.keypoints, atol=2e-3)
+
+
+def test_infinity_exports_the_sampled_video_frames(tmp_path) -> None:
+    import cv2
+
+    (tmp_path / "vid2").mkdir()
+    (tmp_path / "vid2" / "labels.json").write_text(json.dumps({"info": {}, "images": [], "annotations": []}))  # fmt: skip
+    writer = cv2.VideoWriter(str(tmp_path / "vid2" / "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))  # fmt: skip
+    for i in range(4):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    out = tmp_path / "images"
+    InfinitySource(tmp_path).export_images("vid2", [1, 3], out)
+    files = sorted(p.name for p in (out / "infinity" / "vid2").iterdir())
+    assert files == ["000001.png", "000003.png"]
+    img = cv2.imread(str(out / "infinity" / "vid2" / "000003.png"))
+    assert img.shape == (48, 64, 3) and abs(img.mean() - 120) < 5
+
+
+def test_crops_are_person_centred(tmp_path) -> None:
+    import cv2
+
+    d = _write_npz(tmp_path / "seq.npz", 9)
+    names = np.array([f"frames/{i:02d}.png" for i in range(N)])
+    np.savez(tmp_path / "seq.npz", **d, image_names=names)
+    (tmp_path / "imgs" / "frames").mkdir(parents=True)
+    for name in names:
+        cv2.imwrite(str(tmp_path / "imgs" / name), np.zeros((720, 1280, 3), np.uint8))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(generate_dataset, [
+        "npz", str(tmp_path / "seq.npz"), "--smplx-dir", str(synthetic_smplx_dir()), "--out",
+        str(out), "--no-occlusion", "--exact-bbox", "--crops", "--image-root", str(tmp_path / "imgs"),
+        "--quiet",
+    ])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "annotations" / "train.json").read_text())
+    assert len(doc["annotations"]) == N
+    for a in doc["annotations"]:
+        crop = cv2.imread(str(out / a["crop_file"]))
+        x, y, w, h = a["bbox"]
+        side = 1.25 * max(w, h)
+        x0, y0 = a["crop_origin"]
+        # square of 1.25 x the longer box side around the box centre, clipped to the image
+        assert x0 == int(max(0, x + w / 2 - side / 2)) and y0 == int(max(0, y + h / 2 - side / 2))
+        assert crop.shape[0] == int(min(720, y + h / 2 + side / 2)) - y0
+        assert crop.shape[1] == int(min(1280, x + w / 2 + side / 2)) - x0

@@ -178,7 +178,7 @@ class Annotator:
         if len(self.joint_ids):
             J = body.J_template[self.joint_ids]
             depth = torch.cdist(J, body.v_template).amin(dim=1)
-            tol[self.joint_kp] += 1.5 * depth.to(tol.dtype).cpu()
+            tol[self.joint_kp.cpu()] += 1.5 * depth.to(tol.dtype).cpu()
         self.kp_tol = tol.to(dev)
 
     @torch.no_grad()
