@@ -329,3 +329,17 @@ def test_crops_are_person_centred(tmp_path) -> None:
         assert x0 == int(max(0, x + w / 2 - side / 2)) and y0 == int(max(0, y + h / 2 - side / 2))
         assert crop.shape[0] == int(min(720, y + h / 2 + side / 2)) - y0
         assert crop.shape[1] == int(min(1280, x + w / 2 + side / 2)) - x0
+
+
+def test_missing_model_file_stops_with_a_clear_error(tmp_path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "SMPLX_NEUTRAL.npz").symlink_to(synthetic_smplx_dir() / "SMPLX_NEUTRAL.npz")
+    d = _write_npz(tmp_path / "seq.npz", 1)
+    np.savez(tmp_path / "seq.npz", **d, gender="male")
+    res = CliRunner().invoke(generate_dataset, [
+        "npz", str(tmp_path / "seq.npz"), "--smplx-dir", str(models), "--out", str(tmp_path / "o"),
+        "--quiet",
+    ])  # fmt: skip
+    assert res.exit_code == 1
+    assert "no SMPL-X male model" in res.output and "SMPLX_MALE.npz" in res.output

@@ -29,10 +29,10 @@ from tqdm import tqdm
 
 from opencapbench.io.atomic import atomic_path
 from synthpose.generate.annotate import Annotator
-from synthpose.generate.body_model import BodyModelSpec, SkinnedSMPLX, load_smplx
+from synthpose.generate.body_model import BodyModelError, BodyModelSpec, SkinnedSMPLX, load_smplx
 from synthpose.generate.coco import annotation_record, coco_document, write_json, write_metainfo
-from synthpose.generate.sources.base import FrameBatch, Source, SourceError
-from synthpose.markers import MarkerSet, check_symmetry, load_marker_set
+from synthpose.generate.sources.base import FrameBatch, Source
+from synthpose.markers import MarkerFileError, MarkerSet, check_symmetry, load_marker_set
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class Generator:
 
     def annotator(self, spec: BodyModelSpec) -> Annotator:
         if spec not in self._cache:
-            model = load_smplx(self.opts.smplx_dir, spec)
+            model = load_smplx(self.opts.smplx_dir, spec, dtype=self.opts.dtype)
             body = SkinnedSMPLX(model, device=self.opts.device, dtype=self.opts.dtype)
             self._cache[spec] = Annotator(
                 body,
@@ -203,7 +203,9 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
         bar.set_postfix_str(unit[-40:])
         try:
             shard = process_unit(gen, source, unit, split, bar)
-        except (SourceError, OSError, ValueError, KeyError, IndexError) as exc:
+        except (BodyModelError, MarkerFileError, KeyboardInterrupt):
+            raise  # a missing model or a bad marker file stops the run, not one unit
+        except Exception as exc:  # anything wrong inside one source file skips that file
             failed[unit] = f"{type(exc).__name__}: {exc}"
             tqdm.write(f"skipping corrupt source {unit}: {exc}")
             continue
