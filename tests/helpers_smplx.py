@@ -203,7 +203,8 @@ def _tube_mesh(t: _Tube, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     faces.append(np.stack([np.full(n_around, south), b, a], 1))
     top = (n_rings - 1) * n_around
     faces.append(np.stack([np.full(n_around, north), top + a, top + b], 1))
-    return V, np.concatenate(faces), np.concatenate(s_list) / length, np.concatenate(radial)
+    faces = np.concatenate(faces)[:, [0, 2, 1]]  # counter-clockwise seen from outside, as SMPL-X
+    return V, faces, np.concatenate(s_list) / length, np.concatenate(radial)
 
 
 def _inside(points: np.ndarray, t: _Tube, margin: float = 0.97) -> np.ndarray:
