@@ -118,3 +118,33 @@ def test_unreachable_pretrained_url_names_the_cache_path(tmp_path):
     )
     with pytest.raises(FinetuneConfigError, match=r"download it yourself to .*nothing\.pth"):
         resolve_remote_checkpoints(cfg, cache_dir=tmp_path)
+
+
+def test_cpu_autocast_wrapper_runs_backbone_in_bf16_and_loss_in_fp32(tmp_path):
+    from mmengine.dataset import pseudo_collate
+
+    from opencapbench.pose.registry import OPTIM_WRAPPERS
+    from synthpose.finetune.datasets import SynthPoseDataset
+    from synthpose.finetune.toy_data import write_toy_dataset
+
+    torch.manual_seed(0)
+    cfg = build_config(TINY, amp=True)
+    toy = write_toy_dataset(tmp_path, num_train=4, num_val=1, seed=2)
+    ds = SynthPoseDataset(ann_file=str(toy.train_ann), metainfo=str(toy.metainfo),
+                          data_prefix=dict(img=str(toy.image_dir)),
+                          pipeline=cfg.train_dataloader.dataset.pipeline)  # fmt: skip
+    model = build_pose_estimator(cfg)
+    model.init_weights()
+    wrapper = OPTIM_WRAPPERS.build(
+        dict(type="AutocastOptimWrapper", optimizer=torch.optim.Adam(model.parameters(), lr=1e-3))
+    )
+    seen = {}
+    model.backbone.conv2.register_forward_hook(
+        lambda m, i, o: seen.setdefault("conv", o.dtype) and None
+    )
+    before = model.head.final_layer.weight.detach().clone()
+    logs = model.train_step(pseudo_collate([ds[i] for i in range(4)]), wrapper)
+    assert seen["conv"] == torch.bfloat16
+    assert logs["loss"].dtype == torch.float32 and torch.isfinite(logs["loss"])
+    assert model.head.final_layer.weight.dtype == torch.float32  # master weights stay fp32
+    assert not torch.equal(before, model.head.final_layer.weight)

@@ -85,7 +85,6 @@ def test_training_loss_falls_and_pck_rises(trained):
     losses = trained["losses"]
     assert len(losses) == 192
     first, last = losses[:10].mean(), losses[-10:].mean()
-    print(f"loss {first:.5f} -> {last:.5f}", trained["rec"].initial, trained["rec"].val[-1])
     assert first / last >= 5.0, (first, last)
     initial = trained["rec"].initial
     final = trained["rec"].val[-1]
@@ -154,7 +153,6 @@ def test_ocb_infer_finds_the_keypoints_with_the_finetuned_checkpoint(trained, tm
     res = read_json(out / "person.keypoints.json")
     kps = np.asarray(res.keypoints)[0, 0]  # frame 0, person 0: (K, 2)
     err = np.linalg.norm(kps - truth, axis=1)
-    print("infer err px", err)
     assert (err < 0.1 * max(w, h)).sum() >= 4, err
     assert np.median(err) < 3.0, err
 
