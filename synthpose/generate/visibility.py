@@ -20,6 +20,8 @@ import torch
 
 #: default depth tolerance, metres
 DEFAULT_TOL_M = 0.02
+#: width classes of the sweep (face widths up to 2**(N-1) x the median share a window)
+N_CLASSES = 4
 
 
 def occluded_by_mesh(
@@ -66,23 +68,37 @@ def _occluded_chunk(kp_uv, kp_z, mesh_uv, mesh_z, faces, tol) -> torch.Tensor:
     hi = tri.amax(dim=2)
     # Sweep along x: with faces sorted by their left edge, the faces whose x-range can hold
     # pixel u have a left edge in [u - widest face, u], a contiguous run of the sorted order.
-    inf = torch.finfo(lo.dtype).max
-    left = torch.where(valid, lo[..., 0], torch.full_like(lo[..., 0], inf))
-    width = torch.where(valid, hi[..., 0] - lo[..., 0], torch.zeros_like(left)).amax(dim=1)
-    sorted_left, order = torch.sort(left, dim=1)
-    u = kp_uv[..., 0].contiguous()
-    u = torch.where(torch.isfinite(u), u, torch.full_like(u, -inf))
-    first = torch.searchsorted(sorted_left, (u - width[:, None]).contiguous())
-    last = torch.searchsorted(sorted_left, u, right=True)
+    # Faces are split into width classes (doubling widths) so that the many narrow faces are
+    # swept with a narrow window and only the few wide ones with a wide one.
+    width = hi[..., 0] - lo[..., 0]
+    base = torch.nan_to_num(width[valid].median(), nan=1.0).clamp(min=1e-6) if valid.any() else 1.0
+    cls = torch.log2(width / base).ceil().clamp(0, N_CLASSES - 1)
+    cls = torch.where(valid, cls, torch.full_like(cls, N_CLASSES))  # invalid faces sort last
+    # per frame and class, the widest face is the window of that class
+    window = torch.zeros((B, N_CLASSES + 1), dtype=width.dtype, device=dev)
+    window.scatter_reduce_(1, cls.long(), torch.where(valid, width, 0.0), "amax")
+    extent = torch.maximum(lo[..., 0].abs(), hi[..., 0].abs())[valid]
+    span = 4.0 * float(extent.max() if extent.numel() else 1.0) + 1e3  # class key offset
+    key = cls.double() * span + lo[..., 0].double().nan_to_num(0.0)
+    sorted_key, order = torch.sort(key, dim=1)
+    u = kp_uv[..., 0].double()
+    # no face lies beyond +-span/4: clamping keeps far-off queries inside their class
+    u = torch.where(torch.isfinite(u), u, torch.full_like(u, -span / 4)).clamp(-span / 4, span / 4)
+    c = torch.arange(N_CLASSES, device=dev, dtype=torch.float64) * span  # (C,)
+    lo_key = (c + u[..., None] - window[:, None, :N_CLASSES].double()).reshape(B, -1)
+    hi_key = (c + u[..., None]).reshape(B, -1)
+    first = torch.searchsorted(sorted_key, lo_key.contiguous()).reshape(B, K, N_CLASSES)
+    last = torch.searchsorted(sorted_key, hi_key.contiguous(), right=True).reshape(B, K, N_CLASSES)
     occ = torch.zeros((B, K), dtype=torch.bool, device=dev)
     # the runs are ragged: flatten them (no padding to the longest run)
     counts = (last - first).clamp(min=0).reshape(-1)
     total = int(counts.sum())
     if total == 0:
         return occ
-    bk = torch.repeat_interleave(torch.arange(B * K, device=dev), counts)
+    bkc = torch.repeat_interleave(torch.arange(B * K * N_CLASSES, device=dev), counts)
     starts = torch.cumsum(counts, 0) - counts
-    pos = first.reshape(-1)[bk] + torch.arange(total, device=dev) - starts[bk]
+    pos = first.reshape(-1)[bkc] + torch.arange(total, device=dev) - starts[bkc]
+    bk = bkc // N_CLASSES
     b, k = bk // K, bk % K
     fid = order[b, pos]
     q = kp_uv[b, k]
