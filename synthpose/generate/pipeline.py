@@ -187,9 +187,8 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
     shard_dir = opts.out / "shards"
     failed: dict[str, str] = {}
     done = skipped = 0
-    frames_before = 0
     fingerprint = opts.fingerprint(ms)
-    bar = tqdm(total=None, unit="frame", disable=not progress, dynamic_ncols=True)
+    todo = []
     for unit in units:
         split = split_of(unit, opts.split, opts.val_fraction)
         path = shard_dir / split / f"{_safe(unit)}.json"
@@ -200,6 +199,12 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
                     continue
             except ValueError:
                 pass  # a damaged shard is redone
+        todo.append((unit, split, path))
+    counts = [source.count_frames(u) for u, _, _ in todo] if progress else [None]
+    known = [c for c in counts if c is not None]  # unreadable files count 0 (they fail)
+    total = sum(known) if known else None
+    bar = tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True)
+    for unit, split, path in todo:
         bar.set_postfix_str(unit[-40:])
         try:
             shard = process_unit(gen, source, unit, split, bar)

@@ -60,6 +60,15 @@ class BedlamSource(Source):
             return [self.root.name]
         return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*.npz"))
 
+    def count_frames(self, unit: str) -> int | None:
+        path = self.root if self.root.is_file() else self.root / unit
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                names = [str(x) for x in z["imgname"]]
+        except Exception:
+            return None  # read() will report the problem
+        return sum(frame_number(x, i) % self.every_n == 0 for i, x in enumerate(names))
+
     def read(self, unit: str) -> Iterator[FrameBatch]:
         path = self.root if self.root.is_file() else self.root / unit
         d = load_npz(path) if path.suffix == ".npz" else {}

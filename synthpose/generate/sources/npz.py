@@ -63,7 +63,13 @@ class NpzSource(Source):
         return np.flatnonzero(ids % self.every_n == 0)
 
     def count_frames(self, unit: str) -> int | None:
-        return None
+        try:
+            with np.load(self._path(unit), allow_pickle=False) as z:
+                n = len(z["global_orient"])
+                ids = z["frame_ids"] if "frame_ids" in z.files else np.arange(n)
+        except Exception:
+            return None  # read() will report the problem
+        return int((np.asarray(ids).astype(int) % self.every_n == 0).sum())
 
     def read(self, unit: str) -> Iterator[FrameBatch]:
         path = self._path(unit)
