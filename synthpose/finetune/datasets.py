@@ -216,7 +216,6 @@ class SynthPoseDataset(BaseDataset):
             info = dict(
                 img_id=img["id"],
                 img_path=img_path,
-                ori_shape=(height, width) if width and height else None,
                 bbox=np.array([[x1, y1, x2, y2]], np.float32),
                 bbox_score=np.ones(1, np.float32),
                 keypoints=kp[..., :2].copy(),
