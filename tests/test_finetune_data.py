@@ -216,3 +216,15 @@ def test_multi_source_sampler_splits_batches_between_processes(tmp_path, monkeyp
         np.testing.assert_array_equal((batches >= 12).sum(axis=1), 1)  # ratio 3:1 in every batch
     both = np.concatenate(per_rank)
     assert len(np.unique(both)) == both.size  # no sample shared within the epoch
+
+
+def test_metainfo_defaults_to_the_files_categories(toy):
+    ds = SynthPoseDataset(ann_file=str(toy.train_ann), data_prefix=dict(img=str(toy.image_dir)))
+    meta = ds.metainfo
+    assert meta["num_keypoints"] == 5
+    assert [meta["keypoint_id2name"][i] for i in range(5)][:3] == [
+        "nose",
+        "right_hand",
+        "left_hand",
+    ]
+    assert meta["flip_indices"] == [0, 2, 1, 4, 3]  # from the left_/right_ name prefixes
