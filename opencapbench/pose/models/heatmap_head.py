@@ -175,7 +175,7 @@ class HeatmapHead(nn.Module):
         _, acc, _ = pose_pck_accuracy(
             pred.detach().float().cpu().numpy(),
             gt.detach().float().cpu().numpy(),
-            weights.detach().cpu().numpy() > 0,
+            weights.detach().float().cpu().numpy() > 0,
         )
         losses["acc_pose"] = torch.tensor(acc, device=gt.device, dtype=torch.float32)
         return losses
