@@ -130,10 +130,12 @@ def process_unit(gen: Generator, source: Source, unit: str, split: str, bar: tqd
     images: dict[str, dict] = {}
     annotations: list[dict] = []
     exported: list[int] = []
+    frames = 0
     for batch in source.read(unit):
         ann = gen.annotate(batch)
+        bar.update(len(batch))
+        frames += len(batch)
         for i in range(len(batch)):
-            bar.update(1)
             kp = ann.keypoints[i]
             if not ann.valid[i] or int((kp[:, 2] > 0).sum()) < opts.min_keypoints:
                 continue
@@ -156,7 +158,8 @@ def process_unit(gen: Generator, source: Source, unit: str, split: str, bar: tqd
             annotations.append(rec)
     source.export_images(unit, exported, opts.out / "images")
     return {"unit": unit, "split": split, "settings": gen.opts.fingerprint(gen.ms),
-            "images": list(images.values()), "annotations": annotations}  # fmt: skip
+            "frames_read": frames, "images": list(images.values()),
+            "annotations": annotations}  # fmt: skip
 
 
 def merge_shards(shards: list[dict], ms: MarkerSet, info: dict) -> dict:
@@ -178,7 +181,7 @@ def merge_shards(shards: list[dict], ms: MarkerSet, info: dict) -> dict:
 def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
     """Generate annotations for every unit of ``source``; returns a summary dict.
 
-    Summary keys: ``frames`` (annotated this run), ``units_done``, ``units_skipped`` (resumed),
+    Summary keys: ``frames`` (read this run), ``annotations`` (written this run), ``units_done``, ``units_skipped`` (resumed),
     ``failed`` ({unit: error}), ``outputs`` ({split: path}), ``metainfo`` (python file path).
     """
     ms = load_marker_set(opts.markers)
@@ -186,7 +189,7 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
     units = source.units()
     shard_dir = opts.out / "shards"
     failed: dict[str, str] = {}
-    done = skipped = 0
+    done = skipped = frames = annotations = 0
     fingerprint = opts.fingerprint(ms)
     todo = []
     for unit in units:
@@ -216,7 +219,8 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
             continue
         write_json(path, shard)
         done += 1
-    frames_before = bar.n
+        frames += shard["frames_read"]
+        annotations += len(shard["annotations"])
     bar.close()
     if failed or (opts.out / "failed.json").exists():
         write_json(opts.out / "failed.json", failed)
@@ -233,7 +237,7 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
         )
     py, _ = write_metainfo(opts.out, ms)
     return dict(
-        frames=frames_before, units_done=done, units_skipped=skipped, failed=failed,
+        frames=frames, annotations=annotations, units_done=done, units_skipped=skipped, failed=failed,
         outputs=outputs, metainfo=py,
     )  # fmt: skip
 
