@@ -179,14 +179,24 @@ def test_bedlam_source_pose_layout_and_closeup_rotation(tmp_path) -> None:
     # same body through an explicit camera: R = I, t = cam_ext translation
     ref = _annotate(plain.spec, plain.params, _cams(n, np.eye(3), [0.1, 0.2, 0.5], None), occlusion=False)  # fmt: skip
     np.testing.assert_allclose(a.keypoints, ref.keypoints, atol=1e-4)
-    # closeup: projected in the 720x1280 portrait frame, stored rotated 90 deg clockwise
+    # closeup: projected in the 720x1280 upright frame; the stored PNG is that image rotated
+    # 90 deg counter-clockwise (loaders rotate it back clockwise)
     c = _annotate(close.spec, close.params, close.cams, occlusion=False)
     portrait_cams = _cams(n, np.eye(3), [0.1, 0.2, 0.5], None, size=(720, 1280))
     portrait_cams.K = torch.tensor(np.tile(portrait, (n, 1, 1)))
     p = _annotate(close.spec, close.params, portrait_cams, occlusion=False)
     vis = p.keypoints[..., 2] > 0
-    np.testing.assert_allclose(c.keypoints[..., 0][vis], 1280 - p.keypoints[..., 1][vis], atol=1e-3)
-    np.testing.assert_allclose(c.keypoints[..., 1][vis], p.keypoints[..., 0][vis], atol=1e-3)
+    np.testing.assert_allclose(c.keypoints[..., 0][vis], p.keypoints[..., 1][vis], atol=1e-3)
+    np.testing.assert_allclose(c.keypoints[..., 1][vis], 720 - p.keypoints[..., 0][vis], atol=1e-3)
+    # a point at pixel (x, y) of the stored image lands on (720 - y, x) after cv2's clockwise
+    # rotation, i.e. back on the upright projection
+    img = np.zeros((720, 1280), np.uint8)
+    x, y = (int(v) for v in c.keypoints[0, vis[0]][0, :2])
+    img[y, x] = 255
+    import cv2
+
+    yy, xx = np.argwhere(cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE))[0]
+    assert (xx, yy) == (719 - y, x)
     assert close.cams.out_size.tolist()[0] == [1280, 720]
     every3 = BedlamSource(tmp_path, every_n=3)
     assert next(iter(every3.read("scene.npz"))).frames == [0]

@@ -102,13 +102,14 @@ def per_frame(value: np.ndarray, n: int, shape: tuple[int, ...], what: str) -> n
     return np.ascontiguousarray(a)
 
 
-def rotate90_cw_affine(width: int, height: int) -> np.ndarray:
-    """2x3 map of pixel coordinates when a ``width x height`` image is rotated 90 deg clockwise.
+def rotate90_ccw_affine(width: int, height: int) -> np.ndarray:
+    """2x3 map of pixel coordinates when a ``width x height`` image is rotated 90 deg
+    counter-clockwise (the inverse of ``cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)``).
 
-    The rotated image is ``height x width``; ``(x, y) -> (height - y, x)`` (continuous pixel
+    The rotated image is ``height x width``; ``(x, y) -> (y, width - x)`` (continuous pixel
     coordinates, origin at the top-left image corner).
     """
-    return np.array([[0.0, -1.0, float(height)], [1.0, 0.0, 0.0]])
+    return np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, float(width)]])
 
 
 def cameras(

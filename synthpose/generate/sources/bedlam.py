@@ -8,9 +8,11 @@ Keys per row: ``imgname`` (image path relative to the scene's ``png/`` folder),
 flat-hand mean, full (non-PCA) hands.  Bodies are posed in the camera frame and shifted by
 ``cam_ext[:3, 3]`` (R = identity), as BEDLAM's own tools do.  Images are 1280x720.
 
-``closeup`` scenes are rendered with the camera rolled by 90 degrees: the points projected with
-``cam_int`` (into a ``2 cx x 2 cy`` image) are rotated 90 deg clockwise into the stored image
-(``rotate90_cw_affine``).  ``--every-n`` keeps images whose frame number (trailing digits of
+``closeup`` scenes are portrait renders stored sideways: BEDLAM's loaders rotate those PNGs
+90 deg clockwise to get the upright image that ``cam_int`` projects into (a ``2 cx x 2 cy`` =
+720x1280 frame).  The annotations written here are in the frame of the PNG as stored
+(1280x720), so any COCO loader can use the files as they are: projected points are rotated
+90 deg counter-clockwise, ``(x, y) -> (y, 720 - x)`` (``rotate90_ccw_affine``).  ``--every-n`` keeps images whose frame number (trailing digits of
 ``imgname``) is a multiple of n.  ``file_name`` = ``<npz stem>/png/<imgname>``.
 """
 
@@ -27,7 +29,7 @@ from synthpose.generate.sources.base import (
     SourceError,
     cameras,
     frame_number,
-    rotate90_cw_affine,
+    rotate90_ccw_affine,
 )
 from synthpose.generate.sources.npz import load_npz
 
@@ -97,7 +99,7 @@ class BedlamSource(Source):
             Kb = K[idx]
             proj_size = np.rint(2 * Kb[:, :2, 2]).astype(int)  # (2 cx, 2 cy)
             if closeup:
-                affine = np.stack([rotate90_cw_affine(w, h) for w, h in proj_size])
+                affine = np.stack([rotate90_ccw_affine(w, h) for w, h in proj_size])
                 out_size = proj_size[:, ::-1].copy()
             else:
                 proj_size = np.broadcast_to(np.array(IMAGE_SIZE), (b, 2))
