@@ -11,7 +11,8 @@ Layout (``INPUT`` = the RICH root)::
 one sequence seen by one camera (``<split>/<seq>/cam_<cam:02d>``; the cameras are those with a
 calibration file).  Bodies: ``betas`` (1, 10), ``global_orient``, ``body_pose`` (1, 63),
 ``jaw_pose``, ``leye_pose``, ``reye_pose``, ``left_hand_pose``/``right_hand_pose`` (1, 12:
-PCA, ``flat_hand_mean=False``), ``expression`` (1, 10), ``transl`` — in the scan (world) frame.
+PCA, ``flat_hand_mean=False``), ``expression`` (1, 10), ``transl``, in the world frame of the
+calibration files (RICH's multi-camera frame).
 The calibration XML holds ``CameraMatrix`` (3x4 or 4x4 world->camera ``[R|t]``, metres),
 ``Intrinsics`` (3x3) and ``Distortion`` (5); distortion is applied (the original ignored it).
 Images are 4112x3008.
