@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from opencapbench.inference.detector import RTDetrPersonDetector
-from opencapbench.inference.models import BoundPoseModel
+from opencapbench.inference.models import BoundPoseModel, default_batch_size
 from opencapbench.inference.pipeline import PipelineOptions, run_pose
 from opencapbench.inference.testing import person_box, write_synthetic_video
 from opencapbench.inference.video import VideoSource
@@ -168,7 +168,12 @@ def main() -> None:
     )
     ap.add_argument("--crops", type=int, default=16, help="person crops for rate 1")
     ap.add_argument("--frames", type=int, default=8, help="1080p video frames for rate 2")
-    ap.add_argument("--batch", type=int, default=16, help="crops per forward pass (fast path)")
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="crops per forward pass (fast path; default 2 on CPU, 32 on CUDA)",
+    )
     ap.add_argument("--det-interval", type=int, default=4)
     ap.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
@@ -183,13 +188,15 @@ def main() -> None:
     torch.manual_seed(0)
 
     model = PoseModel.from_config(W48_CONFIG, device=args.device)  # random weights
-    fast = BoundPoseModel(model, flip_test=True, amp=amp, batch_size=args.batch)
+    batch = args.batch or default_batch_size(device)
+    fast = BoundPoseModel(model, flip_test=True, amp=amp, batch_size=batch)
     print(
         f"device {args.device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or 'cpu'}), "
         f"torch threads {torch.get_num_threads()}, fast-path amp {args.amp}, naive path fp32"
     )
     print(
-        f"HRNet-W48 {model.input_size[0]}x{model.input_size[1]}, {model.num_keypoints} keypoints, flip test on"
+        f"HRNet-W48 {model.input_size[0]}x{model.input_size[1]}, {model.num_keypoints} keypoints, "
+        f"flip test on, fast path {batch} crops per forward pass"
     )
     naive_c, fast_c, diff = crops_per_second(model, fast, args.crops, device, max(1, args.repeat))
     rows = [("person crops/s (HRNet-W48, flip)", naive_c, fast_c, f"{args.crops} crops")]
@@ -200,7 +207,7 @@ def main() -> None:
             )
             detector = build_detector(Path(tmp) / "rtdetr", args.device, amp)
             naive_f, fast_f, n = frames_per_second(
-                model, fast, detector, video, args.det_interval, args.batch
+                model, fast, detector, video, args.det_interval, max(16, batch)
             )
         rows.append(
             (

@@ -154,9 +154,8 @@ def _default_device() -> str:
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=16,
-    show_default=True,
-    help="Person crops per forward pass.",
+    default=None,
+    help="Person crops per forward pass (default: 2 on CPU, 32 on CUDA).",
 )
 @click.option(
     "--overlay",
@@ -195,7 +194,7 @@ def infer(
     max_persons: int,
     boxes: Path | None,
     flip_test: bool,
-    batch_size: int,
+    batch_size: int | None,
     overlay: str,
     table_fmt: str,
     openpose: bool,
@@ -213,6 +212,10 @@ def infer(
 
     jobs = collect_inputs(inputs)
     device = device or _default_device()
+    if batch_size is None:
+        from opencapbench.inference.models import default_batch_size
+
+        batch_size = default_batch_size(device)
     amp_opt = None if amp == "none" else amp
     state: dict = {}
 
@@ -300,7 +303,7 @@ def _process_one(
     options = PipelineOptions(
         det_interval=st.det_interval,
         max_persons=st.max_persons,
-        pose_batch=st.batch_size,
+        pose_batch=max(16, st.batch_size),
         progress=st.progress,
     )
     out_dir = st.out_dir

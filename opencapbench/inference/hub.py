@@ -77,18 +77,25 @@ def hub_files(repo_id: str, filenames: Sequence[str], revision: str | None = Non
 def hub_snapshot(
     repo_id: str, allow_patterns: Sequence[str] | None = None, revision: str | None = None
 ) -> Path:
-    """Local folder holding ``repo_id`` (only the files matching ``allow_patterns``)."""
+    """Local folder holding ``repo_id`` (only the files matching ``allow_patterns``).
+
+    When the patterns ask for ``*.safetensors`` weights but the repository has none, the
+    PyTorch ``*.bin`` weights are fetched instead.
+    """
     from huggingface_hub import snapshot_download
 
-    try:
-        folder = snapshot_download(
-            repo_id=repo_id,
-            allow_patterns=list(allow_patterns) if allow_patterns else None,
-            revision=revision,
-        )
-    except _hub_errors() as exc:
-        raise _not_available(repo_id, list(allow_patterns or []), exc) from exc
-    folder = Path(folder)
+    def fetch(patterns: list[str] | None) -> Path:
+        try:
+            return Path(
+                snapshot_download(repo_id=repo_id, allow_patterns=patterns, revision=revision)
+            )
+        except _hub_errors() as exc:
+            raise _not_available(repo_id, list(patterns or []), exc) from exc
+
+    patterns = list(allow_patterns) if allow_patterns else None
+    folder = fetch(patterns)
+    if patterns and "*.safetensors" in patterns and not any(folder.glob("*.safetensors")):
+        folder = fetch([p for p in patterns if p != "*.safetensors"] + ["*.bin"])
     if not (folder / "config.json").is_file():
         raise ModelNotAvailableError(
             f"{repo_id}: the cached snapshot {folder} has no config.json (incomplete download); "

@@ -102,6 +102,13 @@ def list_models() -> list[str]:
     return sorted(MODELS)
 
 
+def default_batch_size(device: str | Any) -> int:
+    """Crops per forward pass: 2 on CPU (large CPU batches are slower: measured with
+    ``benchmarks/pose_speed.py``, HRNet-W48 fp32 drops from 0.63 to 0.31 crops/s going from
+    2 to 32 images per pass), 32 on accelerators."""
+    return 2 if str(getattr(device, "type", device)).startswith("cpu") else 32
+
+
 class BoundPoseModel:
     """An :mod:`opencapbench.pose` ``PoseModel`` with its inference options fixed.
 
@@ -144,7 +151,7 @@ def _load_mmpose(
     device: str,
     amp: str | None = None,
     flip_test: bool = True,
-    batch_size: int = 32,
+    batch_size: int | None = None,
 ) -> PoseEstimator:
     from opencapbench.pose.api import PoseModel
 
@@ -170,7 +177,7 @@ def load_pose_model(
     device: str = "cpu",
     amp: str | None = None,
     flip_test: bool = True,
-    batch_size: int = 32,
+    batch_size: int | None = None,
 ) -> PoseEstimator:
     """Load a pose model by registered name or from local files.
 
@@ -181,13 +188,15 @@ def load_pose_model(
         device: torch device, e.g. "cpu", "cuda".
         amp: "bf16" / "fp16" autocast on CUDA, "bf16" on CPU; None = fp32.
         flip_test: average with the mirrored crop.
-        batch_size: crops per forward pass.
+        batch_size: crops per forward pass (None: :func:`default_batch_size` of ``device``).
 
     Raises:
         UnknownModelError: neither a registered name nor an existing local file/folder.
         ModelNotAvailableError: a registered model's files are not cached and cannot be
             downloaded (the message says what to download and where).
     """
+    if batch_size is None:
+        batch_size = default_batch_size(device)
     opts = {"amp": amp, "flip_test": flip_test, "batch_size": batch_size}
     name = str(model)
     spec = MODELS.get(name.lower())
