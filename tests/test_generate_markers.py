@@ -62,6 +62,12 @@ def test_index_out_of_range_is_an_error(tmp_path) -> None:
     ms = load_marker_set(_write(tmp_path, "  - {name: a, vertex: 10475}\n"))
     with pytest.raises(MarkerFileError, match="10475"):
         check_ranges(ms, 10475, 20908, 55)
+    declared = tmp_path / "declared.yaml"
+    declared.write_text(
+        "format_version: 1\nname: t\nnum_vertices: 10475\nkeypoints:\n  - {name: a, vertex: 10475}\n"
+    )
+    with pytest.raises(MarkerFileError, match="'a' uses vertex 10475"):
+        load_marker_set(declared)
 
 
 @pytest.fixture(scope="module")

@@ -249,7 +249,17 @@ def _load_yaml(path: Path) -> MarkerSet:
     skeleton = [tuple(link) for link in doc.get("skeleton") or []]
     if any(len(link) != 2 for link in skeleton):
         raise MarkerFileError(f"{path}: each skeleton link must be a pair of names")
-    return marker_set_from_defs(str(doc.get("name", path.stem)), defs, skeleton, source=path)
+    ms = marker_set_from_defs(str(doc.get("name", path.stem)), defs, skeleton, source=path)
+    # the file may declare the mesh it was made for: check the ranges already on load
+    limits = {"vertex": doc.get("num_vertices"), "face": doc.get("num_faces")}
+    for m in ms.markers:
+        limit = limits.get(m.kind)
+        if limit is not None and m.index >= int(limit):
+            raise MarkerFileError(
+                f"{path}: {m.name!r} uses {m.kind} {m.index}, but the file declares "
+                f"num_{m.kind if m.kind == 'face' else 'vertice'}s: {limit}"
+            )
+    return ms
 
 
 def _load_csv(path: Path) -> MarkerSet:
