@@ -20,7 +20,9 @@ interior filler vertices (used by no face) and duplicated faces pad the counts t
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -433,6 +435,7 @@ def write_synthetic_smplx(
 def synthetic_smplx_dir() -> Path:
     """A process-wide temporary folder with synthetic neutral/male/female SMPL-X files."""
     folder = Path(tempfile.mkdtemp(prefix="ocb_synth_smplx_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return write_synthetic_smplx(folder, genders=("neutral", "male", "female"))
 
 
