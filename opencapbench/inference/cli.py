@@ -155,7 +155,7 @@ def _default_device() -> str:
     "--batch-size",
     type=click.IntRange(min=1),
     default=None,
-    help="Person crops per forward pass (default: 2 on CPU, 32 on CUDA).",
+    help="Person crops per forward pass (default: CPU 1, CPU with --amp bf16 8, CUDA 32).",
 )
 @click.option(
     "--overlay",
@@ -212,11 +212,11 @@ def infer(
 
     jobs = collect_inputs(inputs)
     device = device or _default_device()
+    amp_opt = None if amp == "none" else amp
     if batch_size is None:
         from opencapbench.inference.models import default_batch_size
 
-        batch_size = default_batch_size(device)
-    amp_opt = None if amp == "none" else amp
+        batch_size = default_batch_size(device, amp_opt)
     state: dict = {}
 
     def get_model():

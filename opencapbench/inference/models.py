@@ -102,11 +102,17 @@ def list_models() -> list[str]:
     return sorted(MODELS)
 
 
-def default_batch_size(device: str | Any) -> int:
-    """Crops per forward pass: 2 on CPU (large CPU batches are slower: measured with
-    ``benchmarks/pose_speed.py``, HRNet-W48 fp32 drops from 0.63 to 0.31 crops/s going from
-    2 to 32 images per pass), 32 on accelerators."""
-    return 2 if str(getattr(device, "type", device)).startswith("cpu") else 32
+def default_batch_size(device: str | Any, amp: str | None = None) -> int:
+    """Crops per forward pass (the flip test doubles the images per pass).
+
+    Measured on a 2-core AVX512-BF16 CPU with HRNet-W48 at 288x384
+    (``benchmarks/pose_speed.py``): in float32 the time per image grows with the batch
+    (1.0 s at 1 image, 1.2 s at 4-16), so 1 crop per pass; under bf16 autocast it shrinks
+    (0.72 s at 1 image, 0.45 s at 16), so 8.  On accelerators 32.
+    """
+    if not str(getattr(device, "type", device)).startswith("cpu"):
+        return 32
+    return 8 if amp == "bf16" else 1
 
 
 class BoundPoseModel:
@@ -196,7 +202,7 @@ def load_pose_model(
             downloaded (the message says what to download and where).
     """
     if batch_size is None:
-        batch_size = default_batch_size(device)
+        batch_size = default_batch_size(device, amp)
     opts = {"amp": amp, "flip_test": flip_test, "batch_size": batch_size}
     name = str(model)
     spec = MODELS.get(name.lower())

@@ -42,7 +42,7 @@ class PipelineOptions:
         max_persons: person slots P per frame; 1 = the subject (largest, then tracked).
         iou_threshold: minimum IoU for a detection to continue a tracked person.
         pose_batch: crops per call of the pose model.
-        prefetch: decoded frames buffered ahead by the reader thread.
+        prefetch: decoded frames buffered ahead by the reader thread (0 = no thread).
         progress: show a tqdm bar (frames, frames per second).
     """
 
@@ -187,7 +187,8 @@ def run_pose(
 
     start = time.perf_counter()
     try:
-        for index, frame in prefetch(iter(source), opts.prefetch):
+        frames = prefetch(iter(source), opts.prefetch) if opts.prefetch > 0 else iter(source)
+        for index, frame in frames:
             if index % interval == 0:
                 dets = (
                     file_boxes.boxes_for(index)
