@@ -61,7 +61,8 @@ def _video_pose_stage(model: str, checkpoint: str | None, detector: str | None, 
         import torch
 
         from opencapbench.inference.models import load_pose_model
-        from opencapbench.inference.pose_stage import VideoJob, run_pose_stage
+        from opencapbench.inference.pose_stage import VideoJob, is_cached, run_pose_stage
+        from opencapbench.io.keypoint_store import store_path
 
         dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         jobs = [
@@ -71,10 +72,17 @@ def _video_pose_stage(model: str, checkpoint: str | None, detector: str | None, 
         ]
         if not jobs:
             raise click.UsageError(f"--model given but no trial videos found in {cfg.data_dir}")
+        todo = [
+            j for j in jobs
+            if cfg.force or not is_cached(
+                store_path(cfg.keypoint_store, j.subject, j.session, j.trial, j.camera), j.path
+            )
+        ]  # fmt: skip
+        # load the (large) model only when some video still needs it
+        estimator = load_pose_model(model, checkpoint=checkpoint, device=dev) if todo else model
         report = run_pose_stage(
-            jobs, cfg.keypoint_store, load_pose_model(model, checkpoint=checkpoint, device=dev),
-            detector=detector, device=dev, force=cfg.force,
-        )  # fmt: skip
+            jobs, cfg.keypoint_store, estimator, detector=detector, device=dev, force=cfg.force
+        )
         click.echo(
             f"pose: {len(report.written)} video(s) processed ({report.frames_per_second:.1f} frames/s), "
             f"{len(report.reused)} reused from the keypoint store, {len(report.failed)} failed"
