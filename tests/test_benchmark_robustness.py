@@ -114,3 +114,23 @@ def test_rerun_resumes_without_redoing_work(dataset, tmp_path) -> None:
     a = first.per_trial.set_index(["subject", "trial", "dof"])["rmse"]
     b = second.per_trial.set_index(["subject", "trial", "dof"])["rmse"]
     assert np.allclose(a, b.loc[a.index])
+
+
+def test_a_camera_with_bad_keypoints_is_excluded_and_reported(dataset, tmp_path) -> None:
+    import json
+
+    path = _kp_file(dataset, "subject1", "walking1", "Cam2")
+    kp = Keypoints2D.load(path)
+    knees = [kp.kpset.index("r_knee"), kp.kpset.index("l_ankle")]
+    kp.keypoints[:, :, knees, 0] += 60.0  # a systematic 60 px error on two markers
+    kp.save(path)
+    outcome = _run(dataset, tmp_path / "out", trials=("walking1",))
+    assert outcome.failures.empty
+    status = json.loads((tmp_path / "out/status/subject1/walking1.json").read_text())["markers"]
+    per_cam = status["excluded_per_camera"]
+    n_points = kp.num_frames * len(knees)
+    assert per_cam["Cam2"] >= 0.9 * n_points
+    assert sum(v for c, v in per_cam.items() if c != "Cam2") <= 0.02 * n_points
+    assert set(status["most_excluded_keypoints"]) >= {"r_knee", "l_ankle"}
+    rmse = outcome.per_trial.query("subject == 'subject1'").set_index("dof")["rmse"]
+    assert rmse.max() < 4.0

@@ -69,7 +69,11 @@ class TrialMarkers:
     camera_names: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
-        """Numbers worth logging per trial (fractions are over frames × keypoints)."""
+        """Numbers worth logging per trial (fractions are over frames × keypoints).
+
+        Camera exclusions (a camera dropped from a point for its reprojection error) are
+        counted per camera and for the most affected keypoints.
+        """
         tri = self.triangulation
         valid = np.isfinite(tri.points3d[..., 0])
         return {
@@ -77,6 +81,17 @@ class TrialMarkers:
             "triangulated_fraction": float(valid.mean()),
             "filled_fraction": float(self.filled.mean()),
             "excluded_camera_points": int(tri.excluded.sum()),
+            "excluded_per_camera": {
+                cam: int(n)
+                for cam, n in zip(self.camera_names, tri.excluded.sum(axis=(1, 2)), strict=True)
+            },
+            "most_excluded_keypoints": {
+                self.names[k]: int(n)
+                for k, n in sorted(enumerate(tri.excluded.sum(axis=(0, 1))), key=lambda kn: -kn[1])[
+                    :5
+                ]
+                if n > 0
+            },
             "median_reprojection_px": float(
                 np.nanmedian(np.where(tri.used, tri.reproj_error, np.nan))
             )
