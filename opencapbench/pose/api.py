@@ -25,6 +25,7 @@ from opencapbench.pose.checkpoint import keypoint_names_from_meta, load_mmpose_c
 from opencapbench.pose.codecs import UDPHeatmap
 from opencapbench.pose.errors import CheckpointMismatchError
 from opencapbench.pose.models.flip import flip_heatmaps
+from opencapbench.pose.models.fusion import fold_batchnorm
 from opencapbench.pose.transforms.gpu_warp import warp_affine_batch
 from opencapbench.pose.transforms.warp import (
     bbox_xyxy2cs,
@@ -123,7 +124,10 @@ class PoseModel:
     """A top-down heatmap pose model ready for batched inference.
 
     Attributes:
-        estimator: the ``TopdownPoseEstimator`` (eval mode, on ``device``).
+        estimator: the ``TopdownPoseEstimator`` (eval mode, on ``device``). With
+            ``optimize=True`` (default) its BatchNorms are folded into the convolutions and it
+            runs channels-last: same outputs to float rounding, ~1.2× faster on CPU; such an
+            estimator is for inference only (its state_dict no longer has MMPose's names).
         keypoint_names: K names in output order.
         flip_indices: K left/right partner indices used by the flip test.
         keypoint_set: registry name of the keypoint set (None if only named by the checkpoint).
@@ -142,6 +146,7 @@ class PoseModel:
         dataset_meta: Mapping | None = None,
         device: str | torch.device = "cpu",
         crop_backend: str = "auto",
+        optimize: bool = True,
     ) -> None:
         if crop_backend not in ("auto", "cv2", "torch"):
             raise ValueError(f"crop_backend must be 'auto', 'cv2' or 'torch', got {crop_backend!r}")
@@ -150,6 +155,11 @@ class PoseModel:
         #: 'auto' picks 'torch' on CUDA and 'cv2' otherwise.
         self.crop_backend = crop_backend
         self.estimator = estimator.to(self.device).eval()
+        if optimize:
+            # exact up to float rounding; see opencapbench/pose/models/fusion.py
+            fold_batchnorm(self.estimator)
+            self.estimator.to(memory_format=torch.channels_last)
+        self.optimized = optimize
         self.codec = estimator.head.decoder
         self.input_size: tuple[int, int] = tuple(self.codec.input_size)  # type: ignore[assignment]
         self.keypoint_names = list(keypoint_names)
@@ -182,6 +192,7 @@ class PoseModel:
         device: str | torch.device = "cpu",
         keypoint_set: str | None = None,
         crop_backend: str = "auto",
+        optimize: bool = True,
     ) -> PoseModel:
         """Build from an MMPose config and (optionally) load an MMPose checkpoint.
 
@@ -218,6 +229,7 @@ class PoseModel:
             dataset_meta=dataset_meta,
             device=device,
             crop_backend=crop_backend,
+            optimize=optimize,
         )
 
     # ---------------------------------------------------------------- geometry
@@ -296,6 +308,8 @@ class PoseModel:
         outs = []
         for start in range(0, crops.shape[0], batch_size):
             x = self._normalise(crops[start : start + batch_size])
+            if self.optimized:
+                x = x.contiguous(memory_format=torch.channels_last)
             n = x.shape[0]
             if flip:
                 x = torch.cat([x, x.flip(-1)])
