@@ -357,6 +357,13 @@ def _run_job(job: IKJob) -> IKResult | IKFailure:
         return IKFailure(job, f"{type(exc).__name__}: {exc}")
 
 
+_BROKEN_HINT = (
+    "(an IK worker process died: OpenSim crashed or ran out of memory, or, when this is called "
+    'from a Python script, the script lacks an `if __name__ == "__main__":` guard, which '
+    "spawned worker processes need; n_workers=1 runs the trials in this process)"
+)
+
+
 def run_ik_many(
     jobs: Sequence[IKJob], n_workers: int = 1, progress: bool = True
 ) -> list[IKResult | IKFailure]:
@@ -390,7 +397,11 @@ def run_ik_many(
                     i = futures[fut]
                     try:
                         results[i] = fut.result()
-                    except Exception as exc:  # BrokenProcessPool and the like
+                    except cf.process.BrokenProcessPool as exc:
+                        results[i] = IKFailure(
+                            jobs[i], f"{type(exc).__name__}: {exc} {_BROKEN_HINT}"
+                        )
+                    except Exception as exc:
                         results[i] = IKFailure(jobs[i], f"{type(exc).__name__}: {exc}")
                     bar.update()
     finally:
