@@ -23,3 +23,14 @@ def shared_dir() -> Path:
             pytest.fail(f"CI=true but the reference data folder {SHARED} is missing")
         pytest.skip(f"reference data folder {SHARED} is absent (clone ../shared beside the repo)")
     return SHARED
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models on a shared 2-core machine run far faster with one intra-op thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

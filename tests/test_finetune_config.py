@@ -24,13 +24,7 @@ TINY = REPO / "configs/synthpose/tiny_cpu.py"
 COCO_W48 = "td-hm_hrnet-w48_dark-8xb32-210e_coco-384x288-39c3c381_20220916.pth"
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine run far faster with one intra-op thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_synthpose_config_is_the_published_recipe(tmp_path):

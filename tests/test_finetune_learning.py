@@ -22,13 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "synthpose" / "tiny_cpu.py"
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine run far faster with one intra-op thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class EvalRecorder(Hook):

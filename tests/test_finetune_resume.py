@@ -20,13 +20,7 @@ def _exp_avg(optimizer: torch.optim.Optimizer) -> dict[int, torch.Tensor]:
     return {k: v["exp_avg"].clone() for k, v in optimizer.state_dict()["state"].items()}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine run far faster with one intra-op thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Recorder(Hook):
