@@ -134,3 +134,20 @@ def test_a_camera_with_bad_keypoints_is_excluded_and_reported(dataset, tmp_path)
     assert set(status["most_excluded_keypoints"]) >= {"r_knee", "l_ankle"}
     rmse = outcome.per_trial.query("subject == 'subject1'").set_index("dof")["rmse"]
     assert rmse.max() < 4.0
+
+
+def test_changed_settings_or_inputs_redo_the_trial(dataset, tmp_path) -> None:
+    from opencapbench.benchmark.markers3d import MarkerSettings
+
+    out = tmp_path / "out"
+    trc = out / "trc/subject1/walking1.trc"
+    mot = out / "ik/subject1/walking1.mot"
+    _run(dataset, out, trials=("walking1",))
+    stamps = trc.stat().st_mtime_ns, mot.stat().st_mtime_ns
+    _run(dataset, out, trials=("walking1",), markers=MarkerSettings(filter_hz=6.0))
+    changed = trc.stat().st_mtime_ns, mot.stat().st_mtime_ns
+    assert changed[0] > stamps[0] and changed[1] > stamps[1]  # new cutoff: redone
+    path = _kp_file(dataset, "subject1", "walking1", "Cam0")
+    Keypoints2D.load(path).save(path)  # same data, new file: inputs changed
+    _run(dataset, out, trials=("walking1",), markers=MarkerSettings(filter_hz=6.0))
+    assert trc.stat().st_mtime_ns > changed[0]

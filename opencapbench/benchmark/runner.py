@@ -13,8 +13,10 @@ Stages 3 and 4 record their state per trial in ``status/`` and are skipped when 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +111,42 @@ class BenchmarkOutcome:
     tables: dict[str, pd.DataFrame]
     failures: pd.DataFrame
     results_dir: Path
+
+
+# ---------------------------------------------------------------- resume fingerprints
+
+
+def _file_stamp(path: Path) -> list:
+    st = path.stat()
+    return [str(path), st.st_size, st.st_mtime_ns]
+
+
+def _digest(payload: object) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
+
+
+def stage_fingerprints(trial: Trial, cfg: BenchmarkConfig, model: Path | None) -> dict[str, str]:
+    """Fingerprints of what each stage's output depends on (settings and input files).
+
+    ``markers``: the 2D→3D settings, the camera set-up, and the trial's keypoint, calibration
+    and session-metadata files (size and modification time). ``ik``: that, plus the IK
+    weights and the subject model file.
+    """
+    store = cfg.keypoint_store / trial.subject / trial.session / trial.name
+    files = sorted(store.glob("*.npz")) + sorted(trial.session_dir.glob(f"*/{CALIBRATION_FILE}"))
+    files += [p for p in (trial.session_dir / SESSION_TOML,
+                          trial.session_dir.parents[1] / "sessionMetadata.yaml") if p.is_file()]  # fmt: skip
+    markers = _digest(
+        {"settings": asdict(cfg.markers), "cameras": cfg.cameras,
+         "files": [_file_stamp(f) for f in files]}
+    )  # fmt: skip
+    ik = _digest(
+        {"markers": markers, "weights": cfg.ik_weights,
+         "model": _file_stamp(model) if model is not None and model.is_file() else None}
+    )  # fmt: skip
+    return {"markers": markers, "ik": ik}
 
 
 # ---------------------------------------------------------------- stage 3: 3D markers
@@ -253,46 +291,55 @@ def run_benchmark(cfg: BenchmarkConfig, pose_stage=None) -> BenchmarkOutcome:
         except Exception as err:  # noqa: BLE001 - recorded per trial below
             models[subject.name] = err
 
+    def fingerprints(trial: Trial) -> dict[str, str]:
+        model = models.get(trial.subject)
+        return stage_fingerprints(trial, cfg, model if isinstance(model, Path) else None)
+
     # 3D markers
     for trial in tqdm(trials, desc="3D markers", unit="trial"):
         status = cfg.status(trial)
-        if status.is_done("markers") and not cfg.force:
+        fp = fingerprints(trial)["markers"]
+        if status.is_done("markers", fp) and not cfg.force:
             continue
         try:
             path, summary = build_trc(trial, cfg)
         except Exception as err:  # noqa: BLE001 - one bad trial must not stop the others
             fail(trial, "markers", err)
             continue
-        status.mark_done("markers", path, **summary)
+        status.mark_done("markers", path, fingerprint=fp, **summary)
 
     # inverse kinematics
-    jobs, job_trials = [], []
+    jobs, job_trials, job_fps = [], [], []
     for trial in trials:
         status = cfg.status(trial)
-        if not status.is_done("markers"):
+        fps = fingerprints(trial)
+        if not status.is_done("markers", fps["markers"]):
             continue
-        if status.is_done("ik") and not cfg.force:
+        if status.is_done("ik", fps["ik"]) and not cfg.force:
             continue
         model = models.get(trial.subject)
         if isinstance(model, BaseException) or model is None:
             fail(trial, "ik", model or "no model")
             continue
+        job_fps.append(fps["ik"])
         jobs.append(IKJob(model, cfg.trc_path(trial), cfg.mot_path(trial), weights=cfg.ik_weights))
         job_trials.append(trial)
     if jobs:
-        for trial, result in zip(job_trials, run_ik_many(jobs, n_workers=cfg.workers), strict=True):
+        results = run_ik_many(jobs, n_workers=cfg.workers)
+        for trial, fp, result in zip(job_trials, job_fps, results, strict=True):
             if getattr(result, "error", None) is not None:
                 fail(trial, "ik", result.error)
             else:
                 cfg.status(trial).mark_done(
-                    "ik", result.mot_path, marker_rms_m=result.marker_rms_m, seconds=result.seconds
-                )
+                    "ik", result.mot_path, fingerprint=fp,
+                    marker_rms_m=result.marker_rms_m, seconds=result.seconds,
+                )  # fmt: skip
 
     # scores
     rows, shifts = [], {}
     for trial in trials:
         status = cfg.status(trial)
-        if not status.is_done("ik"):
+        if not status.is_done("ik", fingerprints(trial)["ik"]):
             err = status.error("markers") or status.error("ik")
             if err and not any(
                 f["trial"] == trial.name and f["subject"] == trial.subject for f in failures

@@ -2,7 +2,9 @@
 
 ``<out>/status/<subject>/<trial>.json`` holds one entry per stage (``markers``, ``ik``):
 ``{"state": "done"|"failed", "output": path, "error": {"type": ..., "message": ...}, ...}``.
-A stage counts as done only if its status says so *and* its output file still exists.
+A stage counts as done only if its status says so, its output file still exists and the
+fingerprint of its inputs and settings (see ``runner.stage_fingerprints``) is unchanged: a
+re-run with another filter cutoff, or after a keypoint file was replaced, redoes the trial.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ class TrialStatus:
         self.path = Path(path)
         self.data: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {}
 
-    def is_done(self, stage: str) -> bool:
+    def is_done(self, stage: str, fingerprint: str | None = None) -> bool:
+        """True if ``stage`` finished, its output exists and (if given) the fingerprint of
+        its inputs and settings is unchanged."""
         entry = self.data.get(stage, {})
+        if fingerprint is not None and entry.get("fingerprint") != fingerprint:
+            return False
         return entry.get("state") == "done" and Path(entry.get("output", "")).is_file()
 
     def error(self, stage: str) -> dict | None:
