@@ -100,21 +100,25 @@ class TrialMarkers:
         }
 
 
-def _check_consistent(keypoints: list[Keypoints2D], camera_names: list[str]) -> tuple[int, float]:
+def _check_consistent(
+    keypoints: list[Keypoints2D], camera_names: list[str], label: str
+) -> tuple[int, float]:
     """Common frame count and frame rate of the cameras; raises on a mismatch."""
     sets = {kp.keypoint_set for kp in keypoints}
     if len(sets) != 1:
-        raise InconsistentKeypointsError(f"cameras use different keypoint sets: {sorted(sets)}")
+        raise InconsistentKeypointsError(
+            f"{label}: cameras use different keypoint sets: {sorted(sets)}"
+        )
     rates = {round(float(kp.fps), 3) for kp in keypoints}
     if len(rates) != 1:
         raise InconsistentKeypointsError(
-            f"cameras {camera_names} have different frame rates {sorted(rates)}; "
+            f"{label}: cameras {camera_names} have different frame rates {sorted(rates)}; "
             "synchronise the videos first"
         )
     frames = [kp.keypoints.shape[0] for kp in keypoints]
     if len(set(frames)) != 1:
         warnings.warn(
-            f"cameras {camera_names} have {frames} frames; using the first {min(frames)}",
+            f"{label}: cameras {camera_names} have {frames} frames; using the first {min(frames)}",
             stacklevel=2,
         )
     return min(frames), float(keypoints[0].fps)
@@ -143,6 +147,7 @@ def markers_from_keypoints(
     keypoint_names: list[str],
     to_opensim: np.ndarray,
     settings: MarkerSettings = MarkerSettings(),
+    label: str = "trial",
 ) -> TrialMarkers:
     """Triangulate one trial.
 
@@ -152,13 +157,14 @@ def markers_from_keypoints(
         keypoint_names: the K names of the keypoint set.
         to_opensim: (3, 3) rotation from the calibration world into OpenSim's frame.
         settings: stage options.
+        label: names the trial in warnings and errors.
 
     Raises:
         InconsistentKeypointsError: cameras disagree on keypoint set or frame rate.
         TriangulationFailedError: fewer than two frames have any triangulated marker.
     """
     names = [c.name for c in cameras]
-    n_frames, fps = _check_consistent(keypoints, names)
+    n_frames, fps = _check_consistent(keypoints, names, label)
     pts, wts = zip(*(track_and_clean(kp, n_frames, settings) for kp in keypoints), strict=True)
     points2d = np.stack(pts)  # (C, F, K, 2)
     weights = np.stack(wts)  # (C, F, K)
@@ -185,7 +191,7 @@ def markers_from_keypoints(
     valid_frames = np.isfinite(points3d[..., 0]).any(axis=1)
     if valid_frames.sum() < 2:
         raise TriangulationFailedError(
-            f"only {int(valid_frames.sum())} of {n_frames} frames have a triangulated marker "
+            f"{label}: only {int(valid_frames.sum())} of {n_frames} frames have a triangulated marker "
             f"(cameras {names}); check calibration and keypoints"
         )
     # keep the span between the first and last frame with any marker

@@ -216,7 +216,9 @@ def build_trc(trial: Trial, cfg: BenchmarkConfig) -> tuple[Path, dict]:
     names = list(get_keypoint_set(kps_set.pop()).names)
     meta = read_session_metadata(trial.session_dir.parents[1] / "sessionMetadata.yaml")
     rotation = placement_rotation(meta.placement, meta.upside_down)
-    markers = markers_from_keypoints(keypoints, cameras, names, rotation, cfg.markers)
+    markers = markers_from_keypoints(
+        keypoints, cameras, names, rotation, cfg.markers, label=trial.key
+    )
     path = cfg.trc_path(trial)
     write_trc(path, markers.times, markers.names, markers.positions, cfg.markers.trc_rate_hz)
     return path, {"cameras": markers.camera_names, **markers.summary()}
