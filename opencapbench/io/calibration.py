@@ -33,6 +33,7 @@ import numpy as np
 
 from opencapbench.camera import Camera
 from opencapbench.io.atomic import atomic_write
+from opencapbench.io.pickles import load_pickle
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -168,19 +169,7 @@ def _check_size(w: Any, h: Any, field: str, source: str | os.PathLike) -> tuple[
 
 
 def _load_pickle(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CalibrationError(f"{path}: calibration file not found")
-    try:
-        with open(path, "rb") as fh:
-            data = pickle.load(fh)
-    except UnicodeDecodeError:  # a Python-2 pickle
-        with open(path, "rb") as fh:
-            data = pickle.load(fh, encoding="latin1")
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise CalibrationError(
-            f"{path}: not a readable pickle ({type(exc).__name__}: {exc})"
-        ) from None
+    data = load_pickle(path, CalibrationError, "calibration file")
     if not isinstance(data, Mapping):
         raise CalibrationError(f"{path}: expected a dict, got {type(data).__name__}")
     return dict(data)

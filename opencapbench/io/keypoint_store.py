@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from opencapbench.io.atomic import atomic_path, atomic_write
+from opencapbench.io.pickles import load_pickle
 from opencapbench.keypoints import KeypointSet, get_keypoint_set
 
 __all__ = [
@@ -465,15 +465,7 @@ def import_opencap_pickle(
     loaded: only import files you trust.
     """
     path = Path(path)
-    if not path.is_file():
-        raise KeypointStoreError(f"{path}: no such file")
-    try:
-        with open(path, "rb") as fh:
-            data = pickle.load(fh)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise KeypointStoreError(
-            f"{path}: not a readable pickle ({type(exc).__name__}: {exc})"
-        ) from None
+    data = load_pickle(path, KeypointStoreError, "pose pickle")
     name = _kpset_name(keypoint_set)
     k = get_keypoint_set(name).num_keypoints
     if isinstance(data, np.ndarray):
