@@ -197,10 +197,14 @@ def make_synthetic(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("ocb_demo"),
     show_default=True,
+    help="Output folder (synthetic data, then the benchmark's outputs).",
 )
-@click.option("--noise-px", type=float, default=2.0, show_default=True)
-@click.option("--dropout", type=float, default=0.05, show_default=True)
-@click.option("--workers", type=int, default=2, show_default=True)
+@click.option(
+    "--noise-px", type=float, default=2.0, show_default=True, help="2D Gaussian noise (px)."
+)
+@click.option("--dropout", type=float, default=0.05, show_default=True,
+              help="Fraction of dropped detections.")  # fmt: skip
+@click.option("--workers", type=int, default=2, show_default=True, help="Parallel IK processes.")
 def demo(out_dir, noise_px, dropout, workers) -> None:
     """The main job on built-in data: make a synthetic 4-camera dataset, then benchmark it.
 
