@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from pathlib import Path
 
 import click
 
 from opencapbench.benchmark.markers3d import MarkerSettings
+from opencapbench.io.atomic import atomic_write
 
 _SHARED_OPTIONS = [
     click.option("--cameras", default="all", show_default=True,
@@ -216,8 +219,16 @@ def demo(out_dir, noise_px, dropout, workers) -> None:
     from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 
     data_root = out_dir / "synthetic"
-    if not (data_root / "keypoints").is_dir():
-        generate_synthetic_dataset(data_root, n_cameras=4, noise_px=noise_px, dropout=dropout)
+    settings = {"n_cameras": 4, "noise_px": noise_px, "dropout": dropout}
+    stamp = data_root / "settings.json"
+    # the data are regenerated only when missing or made with other settings, so a re-run
+    # resumes the benchmark instead of redoing it
+    if not stamp.is_file() or json.loads(stamp.read_text()) != settings:
+        if data_root.exists():
+            shutil.rmtree(data_root)
+        generate_synthetic_dataset(data_root, **settings)
+        with atomic_write(stamp) as fh:
+            json.dump(settings, fh)
     cfg = BenchmarkConfig(
         data_dir=data_root, out_dir=out_dir / "benchmark",
         keypoint_store=data_root / "keypoints", workers=workers,
