@@ -61,13 +61,12 @@ def _video_pose_stage(model: str, checkpoint: str | None, detector: str | None, 
     """The stage that fills the keypoint store from the trial videos (``--model``)."""
 
     def stage(trials, cfg) -> None:
-        import torch
-
+        from opencapbench.device import resolve_device
         from opencapbench.inference.models import load_pose_model
         from opencapbench.inference.pose_stage import VideoJob, is_cached, run_pose_stage
         from opencapbench.io.keypoint_store import store_path
 
-        dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        dev = resolve_device(device)
         jobs = [
             VideoJob(t.subject, t.session, t.name, cam, path)
             for t in trials

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from opencapbench.device import resolve_device
 from opencapbench.inference.boxes_file import FileBoxes
 from opencapbench.inference.errors import (
     BoxesFileError,
@@ -72,12 +73,6 @@ def _boxes_for(boxes: Path | None, name: str, single: bool) -> FileBoxes | None:
             f"--boxes {boxes} is one file but there are several inputs; give a folder of <name>.json|csv"
         )
     return FileBoxes.from_file(boxes)
-
-
-def _default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @click.command("infer")
@@ -211,7 +206,7 @@ def infer(
     from opencapbench.inference.video import collect_inputs
 
     jobs = collect_inputs(inputs)
-    device = device or _default_device()
+    device = resolve_device(device)
     amp_opt = None if amp == "none" else amp
     if batch_size is None:
         from opencapbench.inference.models import default_batch_size

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
+from opencapbench.device import resolve_device
 from opencapbench.pose.checkpoint import load_checkpoint_file
 
 
@@ -142,10 +143,6 @@ def set_amp(cfg: Config, device: str) -> None:
         ow.device_type = "cpu"
 
 
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def build_config(
     config: str | os.PathLike | Config,
     data: str | os.PathLike | None = None,
@@ -192,7 +189,7 @@ def build_config(
     if load_from is not None:
         cfg.load_from = load_from
     if amp:
-        set_amp(cfg, default_device())
+        set_amp(cfg, resolve_device())
     cfg.launcher = launcher
     if not torch.cuda.is_available():
         env = cfg.setdefault("env_cfg", ConfigDict())

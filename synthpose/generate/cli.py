@@ -58,6 +58,7 @@ def _common(f):
 def _run(kind: str, input_path: Path, source_kwargs: dict | None = None, **kw) -> None:
     import torch
 
+    from opencapbench.device import resolve_device
     from synthpose.generate.body_model import BodyModelError
     from synthpose.generate.pipeline import GenerateOptions, run
     from synthpose.generate.sources import SOURCES, SourceError
@@ -65,9 +66,7 @@ def _run(kind: str, input_path: Path, source_kwargs: dict | None = None, **kw) -
 
     if kw["threads"]:
         torch.set_num_threads(kw["threads"])
-    device = kw["device"]
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(kw["device"])
     try:
         source = SOURCES[kind](
             input_path, every_n=kw["every_n"], batch_size=kw["batch_size"], **(source_kwargs or {})
