@@ -293,14 +293,18 @@ def run_benchmark(cfg: BenchmarkConfig, pose_stage=None) -> BenchmarkOutcome:
         except Exception as err:  # noqa: BLE001 - recorded per trial below
             models[subject.name] = err
 
-    def fingerprints(trial: Trial) -> dict[str, str]:
-        model = models.get(trial.subject)
-        return stage_fingerprints(trial, cfg, model if isinstance(model, Path) else None)
+    # inputs do not change during the run, so each trial's fingerprints are taken once
+    fingerprints = {
+        t.key: stage_fingerprints(
+            t, cfg, m if isinstance(m := models.get(t.subject), Path) else None
+        )
+        for t in trials
+    }
 
     # 3D markers
     for trial in tqdm(trials, desc="3D markers", unit="trial"):
         status = cfg.status(trial)
-        fp = fingerprints(trial)["markers"]
+        fp = fingerprints[trial.key]["markers"]
         if status.is_done("markers", fp) and not cfg.force:
             continue
         try:
@@ -314,7 +318,7 @@ def run_benchmark(cfg: BenchmarkConfig, pose_stage=None) -> BenchmarkOutcome:
     jobs, job_trials, job_fps = [], [], []
     for trial in trials:
         status = cfg.status(trial)
-        fps = fingerprints(trial)
+        fps = fingerprints[trial.key]
         if not status.is_done("markers", fps["markers"]):
             continue
         if status.is_done("ik", fps["ik"]) and not cfg.force:
@@ -341,7 +345,7 @@ def run_benchmark(cfg: BenchmarkConfig, pose_stage=None) -> BenchmarkOutcome:
     rows, shifts = [], {}
     for trial in trials:
         status = cfg.status(trial)
-        if not status.is_done("ik", fingerprints(trial)["ik"]):
+        if not status.is_done("ik", fingerprints[trial.key]["ik"]):
             err = status.error("markers") or status.error("ik")
             if err and not any(
                 f["trial"] == trial.name and f["subject"] == trial.subject for f in failures
