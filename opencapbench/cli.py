@@ -7,6 +7,7 @@ Sub-commands live next to the code they drive and are imported only when invoked
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
@@ -48,6 +49,18 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def invoke(self, ctx: click.Context):
+        """Run the sub-command; a named error becomes one line on stderr and exit code 1."""
+        from opencapbench.errors import OCBError
+
+        try:
+            return super().invoke(ctx)
+        except OCBError as err:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {type(err).__name__}: {err}", err=True)
+            sys.exit(err.exit_code)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SHORT_HELP[name]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
@@ -56,8 +69,16 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="opencapbench")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="More output (-vv for library debug logs).")
+@click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only; no progress bars.")
+@click.option("--debug", is_flag=True, help="Show the full traceback of a named error.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool, debug: bool) -> None:
     """opencapbench: markerless motion capture, from video to joint angles, measured."""
+    from opencapbench.console import setup_logging
+
+    ctx.obj = {"debug": debug}
+    setup_logging(-1 if quiet else verbose)
 
 
 if __name__ == "__main__":

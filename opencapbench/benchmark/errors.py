@@ -6,8 +6,10 @@ runner records it for that trial and carries on with the others.
 
 from __future__ import annotations
 
+from opencapbench.errors import OCBError
 
-class BenchmarkInputError(Exception):
+
+class BenchmarkInputError(OCBError):
     """Base class: the input of one trial is unusable."""
 
 

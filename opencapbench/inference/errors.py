@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from opencapbench.errors import OCBError
 
-class InferenceError(RuntimeError):
+
+class InferenceError(OCBError, RuntimeError):
     """Base class of the errors raised by :mod:`opencapbench.inference`."""
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from opencapbench.camera import Camera
+from opencapbench.errors import OCBError
 from opencapbench.io.atomic import atomic_write
 from opencapbench.io.pickles import load_pickle
 
@@ -57,7 +58,7 @@ NON_CAMERA_TABLES = frozenset({"metadata", "capture_volume", "charuco", "checker
 _ORTHO_TOL = 1e-3
 
 
-class CalibrationError(ValueError):
+class CalibrationError(OCBError, ValueError):
     """A calibration file is missing, unreadable or holds an invalid value.
 
     The message names the file and the offending field.

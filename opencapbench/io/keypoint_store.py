@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from opencapbench.errors import OCBError
 from opencapbench.io.atomic import atomic_path, atomic_write
 from opencapbench.io.pickles import load_pickle
 from opencapbench.keypoints import KeypointSet, get_keypoint_set
@@ -57,7 +58,7 @@ FORMAT_VERSION = 1
 _REQUIRED_KEYS = ("keypoints", "scores", "fps", "keypoint_set", "image_size")
 
 
-class KeypointStoreError(ValueError):
+class KeypointStoreError(OCBError, ValueError):
     """A keypoint store file or an imported keypoint file is invalid; the message names it."""
 
 

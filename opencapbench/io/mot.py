@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from opencapbench.errors import OCBError
 from opencapbench.io.atomic import atomic_write
 
 __all__ = ["MotFileError", "write_mot", "read_mot"]
@@ -46,7 +47,7 @@ _DEGREES_LINE = (
 )
 
 
-class MotFileError(ValueError):
+class MotFileError(OCBError, ValueError):
     """A motion file is malformed; the message names the file and the line."""
 
 

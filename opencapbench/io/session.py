@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from opencapbench.errors import OCBError
 from opencapbench.io.atomic import atomic_write
 
 __all__ = [
@@ -59,7 +60,7 @@ _MODELLED_BOARD = {
 }
 
 
-class SessionMetadataError(ValueError):
+class SessionMetadataError(OCBError, ValueError):
     """A session metadata file is missing, unreadable or invalid; the message names it."""
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from opencapbench.errors import OCBError
 from opencapbench.io.atomic import atomic_write
 
 __all__ = ["TrcData", "TrcFileError", "write_trc", "read_trc"]
@@ -32,7 +33,7 @@ __all__ = ["TrcData", "TrcFileError", "write_trc", "read_trc"]
 _UNIT_SCALE = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
 
 
-class TrcFileError(ValueError):
+class TrcFileError(OCBError, ValueError):
     """A TRC file is malformed; the message names the file and the line."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from opencapbench.errors import OCBError
 from opencapbench.io.atomic import atomic_path
 from opencapbench.osim.logs import redirect_output
 
@@ -57,7 +58,7 @@ DEFAULT_IK_WEIGHTS: dict[str, float] = {
 DEFAULT_WEIGHT = 1.0
 
 
-class IKError(RuntimeError):
+class IKError(OCBError, RuntimeError):
     """Inverse kinematics could not run or produced no output; the message names the trial."""
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import opensim
 import yaml
 
+from opencapbench.errors import OCBError
 from opencapbench.io.atomic import atomic_path
 from opencapbench.osim.logs import load_model, opensim_log_level
 
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 
-class MarkerSetError(ValueError):
+class MarkerSetError(OCBError, ValueError):
     """A marker set file or a model is inconsistent with the marker set."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from opencapbench.errors import OCBError
 
-class PoseModelError(Exception):
+
+class PoseModelError(OCBError):
     """Base class of the pose package's errors."""
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset, Compose
 from mmengine.logging import print_log
 
+from opencapbench.errors import OCBError
 from opencapbench.keypoints import get_keypoint_set, keypoint_set_from_names
 from opencapbench.pose.registry import DATASETS, TRANSFORMS
 
@@ -49,7 +50,7 @@ SAMPLE_META_KEYS = (
 SAMPLE_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError)
 
 
-class AnnotationError(ValueError):
+class AnnotationError(OCBError, ValueError):
     """An annotation file cannot be used as configured (names the file and the problem)."""
 
 

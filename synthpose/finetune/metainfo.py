@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from opencapbench.errors import OCBError
 from opencapbench.keypoints import KeypointSet, get_keypoint_set
 
 
-class MetainfoError(ValueError):
+class MetainfoError(OCBError, ValueError):
     """A metainfo file or dict is malformed (names the source and the problem)."""
 
 

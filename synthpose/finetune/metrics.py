@@ -22,6 +22,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
+from opencapbench.errors import OCBError
 from opencapbench.pose.registry import METRICS
 
 
@@ -170,7 +171,7 @@ COCO_STAT_NAMES = (
 )
 
 
-class MetricError(ValueError):
+class MetricError(OCBError, ValueError):
     """The metric's inputs disagree (e.g. keypoint count of file vs metainfo)."""
 
 

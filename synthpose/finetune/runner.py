@@ -13,10 +13,11 @@ import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
 from opencapbench.device import resolve_device
+from opencapbench.errors import OCBError
 from opencapbench.pose.checkpoint import load_checkpoint_file
 
 
-class FinetuneConfigError(ValueError):
+class FinetuneConfigError(OCBError, ValueError):
     """The finetune config or the command-line overrides cannot be applied."""
 
 

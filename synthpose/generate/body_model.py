@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from opencapbench.errors import OCBError
+
 NUM_JOINTS = 55
 NUM_BODY_JOINTS = 21
 NUM_HAND_JOINTS = 15
 
 
-class BodyModelError(FileNotFoundError):
+class BodyModelError(OCBError, FileNotFoundError):
     """The SMPL-X model file is missing or unreadable (message says which and where)."""
 
 

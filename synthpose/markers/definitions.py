@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 import yaml
 
+from opencapbench.errors import OCBError
 from opencapbench.keypoints import MARKER_SIGMA, KeypointSet, _mirror_name
 
 #: the 55 SMPL-X kinematic joints, in model order (smplx.joint_names.JOINT_NAMES[:55]).
@@ -48,7 +49,7 @@ DEFAULT_MARKER_FILE = "synthpose_markers_v1.yaml"
 Kind = Literal["vertex", "face", "joint"]
 
 
-class MarkerFileError(ValueError):
+class MarkerFileError(OCBError, ValueError):
     """A marker definition file is malformed; the message names the file and the keypoint."""
 
 

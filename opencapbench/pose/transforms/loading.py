@@ -7,11 +7,12 @@ import warnings
 import cv2
 import numpy as np
 
+from opencapbench.errors import OCBError
 from opencapbench.pose.registry import TRANSFORMS
 from opencapbench.pose.transforms.base import BaseTransform
 
 
-class ImageLoadError(OSError):
+class ImageLoadError(OCBError, OSError):
     """An image file could not be read."""
 
 

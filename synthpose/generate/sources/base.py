@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from opencapbench.errors import OCBError
 from synthpose.generate.annotate import CameraBatch
 from synthpose.generate.body_model import BodyModelSpec, BodyParams
 
 
-class SourceError(ValueError):
+class SourceError(OCBError, ValueError):
     """A source file is missing, corrupt or not in the expected layout (names the file)."""
 
 
