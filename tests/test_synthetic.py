@@ -8,13 +8,6 @@ import numpy as np
 import pytest
 
 from opencapbench.benchmark.dataset import discover_trials
-from opencapbench.benchmark.synthetic import (
-    IPHONE13_3_K,
-    MOTIONS,
-    anthropometry_from_model,
-    generate_synthetic_dataset,
-    motion_for_trial,
-)
 from opencapbench.geometry.frames import placement_rotation
 from opencapbench.geometry.projection import project_points
 from opencapbench.io.calibration import read_opencap_calibration
@@ -25,6 +18,10 @@ from opencapbench.io.trc import read_trc
 from opencapbench.keypoints import get_keypoint_set
 from opencapbench.osim.kinematics import station_trajectories
 from opencapbench.osim.logs import load_model
+from opencapbench.synthetic import generate_synthetic_dataset
+from opencapbench.synthetic.motions import MOTIONS, motion_for_trial
+from opencapbench.synthetic.rig import IPHONE13_3_K
+from opencapbench.synthetic.writer import anthropometry_from_model
 
 TRIALS = ("walking1", "squats1", "STS1")
 

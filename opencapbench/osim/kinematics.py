@@ -18,6 +18,7 @@ __all__ = [
     "DERIVED_KEYPOINTS",
     "marker_trajectories",
     "point_trajectories",
+    "standing_leg_dimensions",
     "station_trajectories",
     "synthpose52_trajectories",
 ]
@@ -183,3 +184,24 @@ def synthpose52_trajectories(
     pts = point_trajectories(model, coordinate_values, markers, stations)
     order = {n: i for i, n in enumerate(markers + derived)}
     return pts[:, [order[n] for n in names]]
+
+
+def standing_leg_dimensions(model: opensim.Model) -> dict[str, float | tuple[float, float]]:
+    """Standing (default pose) dimensions of a Rajagopal/Lai-family model's right leg.
+
+    Returns:
+        ``pelvis_height`` (default ``pelvis_ty``), ``thigh`` (vertical hip → knee centre),
+        ``shank`` (vertical knee → ankle centre) and ``hip_offset`` ((x, y) of the hip centre
+        in the pelvis frame), all in metres.
+    """
+    ty = model.getCoordinateSet().get("pelvis_ty").getDefaultValue()
+    stations = [(b, (0.0, 0.0, 0.0)) for b in ("pelvis", "femur_r", "tibia_r", "talus_r")]
+    pelvis, hip, knee, ankle = station_trajectories(model, {"pelvis_ty": np.array([ty])}, stations)[
+        0
+    ]
+    return {
+        "pelvis_height": float(ty),
+        "thigh": float(hip[1] - knee[1]),
+        "shank": float(knee[1] - ankle[1]),
+        "hip_offset": (float(hip[0] - pelvis[0]), float(hip[1] - pelvis[1])),
+    }

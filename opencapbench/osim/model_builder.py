@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import opensim
@@ -30,7 +31,9 @@ __all__ = [
     "GENERIC_HEIGHT_M",
     "GENERIC_MASS_KG",
     "build_compact_model",
+    "scale_model_uniformly",
     "write_compact_model",
+    "write_subject_model",
 ]
 
 #: Height and mass of the generic (unscaled) LaiUhlrich2022 / Rajagopal 2016 model.
@@ -403,3 +406,40 @@ def scale_model_uniformly(
         ty.setDefaultValue(ty.getDefaultValue() * length_scale)
     model.initSystem()
     return model
+
+
+def write_subject_model(
+    path: str | os.PathLike,
+    height_m: float,
+    mass_kg: float,
+    generic_model: str | os.PathLike | None = None,
+    length_scale: float | None = None,
+) -> Path:
+    """Write a subject model carrying the SynthPose markers (atomic).
+
+    Args:
+        path: output ``.osim``.
+        height_m, mass_kg: the subject's size.
+        generic_model: a Rajagopal/Lai-family ``.osim`` (e.g. LaiUhlrich2022) to scale; None
+            for the built-in compact model.
+        length_scale: uniform length factor relative to the generic model; default
+            ``height_m / GENERIC_HEIGHT_M``.
+
+    Returns:
+        ``path``.
+    """
+    from opencapbench.osim.logs import load_model
+    from opencapbench.osim.markers import attach_synthpose_markers
+
+    path = Path(path)
+    scale = height_m / GENERIC_HEIGHT_M if length_scale is None else float(length_scale)
+    if generic_model is None:
+        size = height_m if length_scale is None else GENERIC_HEIGHT_M * scale
+        write_compact_model(path, height_m=size, mass_kg=mass_kg)
+    else:
+        model = load_model(generic_model)
+        scale_model_uniformly(model, scale, mass_kg)
+        with atomic_path(path) as tmp:
+            model.printToXML(str(tmp))
+    attach_synthpose_markers(path, path)
+    return path
