@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,56 @@ def test_drives_laiuhlrich2022_scaled_to_the_subject(shared_dir, tmp_path) -> No
     np.testing.assert_allclose(loc, np.array(generic) * s, atol=1e-9)
     gt = read_mot(tmp_path / "subject1" / "OpenSimData" / "Mocap" / "IK" / "squats1.mot")
     assert gt["pelvis_ty"].iloc[0] == pytest.approx(0.93 * s[0], abs=0.02)  # standing start
+
+
+def test_offsets_missing_frames_static_trial_and_size(tmp_path) -> None:
+    """Camera offsets and missing last frames are recorded and real; ``static1`` stands still;
+    ``length_scale`` makes the subject that much larger than the generic model."""
+    from opencapbench.osim.markers import body_scale_factors
+    from opencapbench.synthetic.writer import TRUTH_FILE
+
+    info = generate_synthetic_dataset(
+        tmp_path,
+        trials=("static1", "walking1"),
+        n_cameras=3,
+        duration_s=0.5,
+        seed=2,
+        max_offset_frames=6,
+        max_missing_frames=4,
+        length_scale=1.1,
+        progress=False,
+    )
+    subject = tmp_path / "subject1"
+    truth = json.loads((subject / TRUTH_FILE).read_text())
+    assert truth == info.truth["subject1"]
+    assert truth["length_scale"] == 1.1
+    meta = read_session_metadata(subject / "sessionMetadata.yaml")
+    assert meta.height_m == pytest.approx(1.87, abs=1e-3)
+    model = load_model(info.models["subject1"])
+    model.initSystem()
+    for body, f in body_scale_factors(model).items():
+        np.testing.assert_allclose(f, 1.1, rtol=1e-9, err_msg=body)
+
+    R = placement_rotation(info.placement)
+    offsets = truth["sync_offsets_frames"]["walking1"]
+    assert set(offsets) == set(info.cameras)
+    assert all(-6 <= o <= 6 for o in offsets.values()) and len(set(offsets.values())) > 1
+    trc = read_trc(subject / "OpenSimData" / "Mocap" / "MarkerData" / "walking1.trc")
+    for cam_name in info.cameras:
+        cam = read_opencap_calibration(
+            subject / "VideoData" / "Session0" / cam_name / "cameraIntrinsicsExtrinsics.pickle"
+        )
+        kp = Keypoints2D.load(
+            tmp_path / "keypoints" / "subject1" / "Session0" / "walking1" / f"{cam_name}.npz"
+        )
+        n = truth["n_frames"]["walking1"][cam_name]
+        assert 26 <= n <= 30 and kp.keypoints.shape[0] == n
+        # camera frame i shows true frame i - offset (where the true timeline has it)
+        d = offsets[cam_name]
+        i = np.arange(max(d, 0), min(n, 30 + d))
+        expected = project_points(trc.positions[i - d] @ R, cam)
+        np.testing.assert_allclose(kp.keypoints[i, 0], expected, atol=1e-3)
+        static = Keypoints2D.load(
+            tmp_path / "keypoints" / "subject1" / "Session0" / "static1" / f"{cam_name}.npz"
+        )
+        assert np.ptp(static.keypoints[:, 0], axis=0).max() < 1e-3  # standing still

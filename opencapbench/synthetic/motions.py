@@ -19,6 +19,7 @@ __all__ = [
     "motion_for_trial",
     "sit_to_stand",
     "squat",
+    "static",
     "walking",
 ]
 
@@ -185,18 +186,55 @@ def sit_to_stand(t: np.ndarray, body: Anthropometry = Anthropometry()) -> dict[s
     return out
 
 
+def static(t: np.ndarray, body: Anthropometry = Anthropometry()) -> dict[str, np.ndarray]:
+    """Standing still in a neutral pose (OpenCap's ``static1`` trial, used for scaling): legs
+    straight, feet flat, arms hanging slightly abducted with the elbows a little flexed."""
+    t = np.asarray(t, dtype=np.float64)
+    zero = np.zeros_like(t)
+    out: dict[str, np.ndarray] = {
+        "pelvis_tilt": zero.copy(),
+        "pelvis_list": zero.copy(),
+        "pelvis_rotation": zero.copy(),
+        "pelvis_tx": zero.copy(),
+        "pelvis_ty": np.full_like(t, body.pelvis_height),
+        "pelvis_tz": zero.copy(),
+        "lumbar_extension": zero.copy(),
+        "lumbar_bending": zero.copy(),
+        "lumbar_rotation": zero.copy(),
+    }
+    for side in ("r", "l"):
+        for name in ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle"):
+            out[f"{name}_{side}"] = zero.copy()
+        for name in ("ankle_angle", "subtalar_angle", "mtp_angle", "arm_flex", "arm_rot"):
+            out[f"{name}_{side}"] = zero.copy()
+        out[f"arm_add_{side}"] = np.full_like(t, -10.0)
+        out[f"elbow_flex_{side}"] = np.full_like(t, 10.0)
+        out[f"pro_sup_{side}"] = np.full_like(t, 80.0)
+    return out
+
+
 Motion = Callable[..., dict[str, np.ndarray]]
 
 #: Motion name → pure function ``(t seconds (T,), Anthropometry) -> {coordinate: (T,)}``.
-MOTIONS: dict[str, Motion] = {"walking": walking, "squat": squat, "sit-to-stand": sit_to_stand}
+MOTIONS: dict[str, Motion] = {
+    "walking": walking,
+    "squat": squat,
+    "sit-to-stand": sit_to_stand,
+    "static": static,
+}
 
 #: Trial-name prefix → motion (OpenCap LabValidation trial names).
-TRIAL_MOTIONS: dict[str, str] = {"walking": "walking", "squats": "squat", "STS": "sit-to-stand"}
+TRIAL_MOTIONS: dict[str, str] = {
+    "walking": "walking",
+    "squats": "squat",
+    "STS": "sit-to-stand",
+    "static": "static",
+}
 
 
 def motion_for_trial(trial: str) -> Motion:
     """The motion function of a trial name (``walking1`` → walking, ``squats1`` → squat,
-    ``STS1`` → sit-to-stand); raises ``ValueError`` for unknown names."""
+    ``STS1`` → sit-to-stand, ``static1`` → static); raises ``ValueError`` for unknown names."""
     for prefix, motion in TRIAL_MOTIONS.items():
         if trial.startswith(prefix):
             return MOTIONS[motion]

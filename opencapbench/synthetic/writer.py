@@ -22,6 +22,7 @@ motion functions, plus the 2D keypoints in the keypoint store:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from opencapbench.io.atomic import atomic_write
 from opencapbench.synthetic.motions import Anthropometry, motion_for_trial
 from opencapbench.synthetic.rig import (
     CAMERAS_BY_COUNT,
@@ -40,6 +42,7 @@ from opencapbench.synthetic.rig import (
 __all__ = [
     "GT_RATE_HZ",
     "SESSION",
+    "TRUTH_FILE",
     "SyntheticDataset",
     "anthropometry_from_model",
     "generate_synthetic_dataset",
@@ -47,6 +50,8 @@ __all__ = [
 
 GT_RATE_HZ = 100.0
 SESSION = "Session0"
+#: Per-subject ground truth of what the generator did (scale, camera offsets, frame counts).
+TRUTH_FILE = "synthetic_truth.json"
 
 
 def anthropometry_from_model(model) -> Anthropometry:
@@ -70,6 +75,9 @@ class SyntheticDataset:
         n_frames: keypoint frames per trial.
         models: subject → model path (with the SynthPose markers).
         placement: checkerboard placement written to the metadata.
+        truth: subject → the content of its :data:`TRUTH_FILE`: ``length_scale``,
+            ``height_m``, ``mass_kg``, ``sync_offsets_frames`` (trial → camera → frames) and
+            ``n_frames`` (trial → camera → keypoint frames).
     """
 
     root: Path
@@ -81,6 +89,7 @@ class SyntheticDataset:
     n_frames: int
     models: dict[str, Path] = field(default_factory=dict)
     placement: str = "backWall"
+    truth: dict[str, dict] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return (
@@ -103,6 +112,9 @@ def generate_synthetic_dataset(
     model_path: str | os.PathLike | None = None,
     placement: str = "backWall",
     progress: bool = True,
+    max_offset_frames: int = 0,
+    max_missing_frames: int = 0,
+    length_scale: float | None = None,
 ) -> SyntheticDataset:
     """Write a synthetic OpenCap-layout dataset with known joint angles (see module docs).
 
@@ -123,6 +135,21 @@ def generate_synthetic_dataset(
             each subject's height (as a 1.70 m generic model), like the built-in one.
         placement: checkerboard placement of the calibration world (``sessionMetadata.yaml``).
         progress: show a progress bar.
+        max_offset_frames: each camera of each trial gets a constant frame offset drawn
+            uniformly from ``[-max_offset_frames, max_offset_frames]``, as the LabValidation
+            ``_syncdWithMocap`` videos have: camera frame ``i`` shows the pose at time
+            ``(i - offset) / fps``, so an event at true frame ``n`` appears at camera frame
+            ``n + offset``.  0 = synchronous cameras.
+        max_missing_frames: each camera of each trial loses a number of its last frames
+            drawn from ``[0, max_missing_frames]``, so cameras of one trial differ in length.
+        length_scale: make every subject this many times the generic model's size (height
+            ``1.70 m × length_scale``, all segments scaled uniformly) instead of a random
+            height; the ground truth for scaling tests.
+
+    The offsets, frame counts and scale of each subject are written to
+    ``<root>/subjectN/synthetic_truth.json`` (:data:`TRUTH_FILE`).  Offsets and missing frames
+    are drawn from their own random stream, so the rest of the data (subject size, cameras,
+    noise) is the same as without them.
 
     Returns:
         :class:`SyntheticDataset`.
@@ -137,7 +164,11 @@ def generate_synthetic_dataset(
     from opencapbench.keypoints import get_keypoint_set
     from opencapbench.osim.kinematics import synthpose52_trajectories
     from opencapbench.osim.logs import load_model
-    from opencapbench.osim.model_builder import MODEL_NAME, write_subject_model
+    from opencapbench.osim.model_builder import (
+        GENERIC_HEIGHT_M,
+        MODEL_NAME,
+        write_subject_model,
+    )
 
     if n_cameras not in CAMERAS_BY_COUNT:
         raise ValueError(f"n_cameras must be 2-5, got {n_cameras}")
@@ -145,16 +176,25 @@ def generate_synthetic_dataset(
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     if noise_px < 0 or duration_s <= 0 or fps <= 0 or subjects < 1:
         raise ValueError("noise_px must be >= 0; duration_s, fps and subjects must be positive")
+    if max_offset_frames < 0 or max_missing_frames < 0:
+        raise ValueError("max_offset_frames and max_missing_frames must be >= 0")
+    if length_scale is not None and not (0.5 <= length_scale <= 1.5):
+        raise ValueError(f"length_scale must be in [0.5, 1.5], got {length_scale}")
     trials = tuple(trials)
     motions = {trial: motion_for_trial(trial) for trial in trials}
     root = Path(root)
     store = root / "keypoints"
     cam_names = CAMERAS_BY_COUNT[n_cameras]
     rng = np.random.default_rng(seed)
+    rng_timing = np.random.default_rng([seed, 1])  # offsets and missing frames only
     R_board = placement_rotation(placement)
     names = get_keypoint_set("synthpose52").names
     n_frames = int(round(duration_s * fps))
+    if 2 * max_missing_frames >= n_frames:
+        raise ValueError(f"max_missing_frames={max_missing_frames} leaves too few of {n_frames}")
     t_video = np.arange(n_frames) / fps
+    # video frames j = -max_offset .. n_frames + max_offset - 1 cover every camera's clock
+    t_span = np.arange(-max_offset_frames, n_frames + max_offset_frames) / fps
     t_gt = np.arange(int(round(duration_s * GT_RATE_HZ))) / GT_RATE_HZ
     model_stem = MODEL_NAME if model_path is None else Path(model_path).stem
 
@@ -166,11 +206,14 @@ def generate_synthetic_dataset(
         sdir = root / subject
         height = float(rng.uniform(1.60, 1.90))
         mass = float(height**2 * rng.uniform(21.0, 26.0))
+        if length_scale is not None:
+            height = GENERIC_HEIGHT_M * length_scale
         model_file = write_subject_model(
             sdir / "OpenSimData" / "Mocap" / "Model" / f"{model_stem}_scaled.osim",
             height,
             mass,
             generic_model=model_path,
+            length_scale=length_scale,
         )
         model = load_model(model_file)
         body = anthropometry_from_model(model)
@@ -195,6 +238,13 @@ def generate_synthetic_dataset(
             for trial in trials:
                 (cam_dir / trial).mkdir(parents=True, exist_ok=True)
 
+        truth: dict = {
+            "length_scale": height / GENERIC_HEIGHT_M if length_scale is None else length_scale,
+            "height_m": height,
+            "mass_kg": mass,
+            "sync_offsets_frames": {},
+            "n_frames": {},
+        }
         for trial, motion in motions.items():
             gt = {k: v for k, v in motion(t_gt, body).items() if k in coords}
             cols = list(gt)
@@ -205,8 +255,9 @@ def generate_synthetic_dataset(
                 np.stack([gt[c] for c in cols], axis=1),
                 in_degrees=True,
             )
-            q = {k: v for k, v in motion(t_video, body).items() if k in coords}
-            pts = synthpose52_trajectories(model, q)  # (F, 52, 3) OpenSim frame
+            q = {k: v for k, v in motion(t_span, body).items() if k in coords}
+            span = synthpose52_trajectories(model, q)  # (J, 52, 3) OpenSim frame
+            pts = span[max_offset_frames : max_offset_frames + n_frames]  # true timeline
             write_trc(
                 sdir / "OpenSimData" / "Mocap" / "MarkerData" / f"{trial}.trc",
                 t_video,
@@ -214,9 +265,17 @@ def generate_synthetic_dataset(
                 pts,
                 fps,
             )
-            pts_board = pts @ R_board  # p_board = R_board.T @ p_opensim
+            span_board = span @ R_board  # p_board = R_board.T @ p_opensim
+            offsets, lengths = {}, {}
             for cam in cameras:
-                uv, scores = project_keypoints(pts_board, cam, rng, noise_px, dropout)
+                offset, missing = 0, 0
+                if max_offset_frames:
+                    offset = int(rng_timing.integers(-max_offset_frames, max_offset_frames + 1))
+                if max_missing_frames:
+                    missing = int(rng_timing.integers(0, max_missing_frames + 1))
+                first = max_offset_frames - offset  # camera frame 0 = true frame -offset
+                cam_pts = span_board[first : first + n_frames - missing]
+                uv, scores = project_keypoints(cam_pts, cam, rng, noise_px, dropout)
                 Keypoints2D(
                     uv[:, None].astype(np.float32),
                     scores[:, None].astype(np.float32),
@@ -224,6 +283,12 @@ def generate_synthetic_dataset(
                     "synthpose52",
                     cam.image_size,
                 ).save(store_path(store, subject, SESSION, trial, cam.name))
+                offsets[cam.name], lengths[cam.name] = offset, n_frames - missing
+            truth["sync_offsets_frames"][trial] = offsets
+            truth["n_frames"][trial] = lengths
+        with atomic_write(sdir / TRUTH_FILE) as fh:
+            json.dump(truth, fh, indent=2)
+        info.truth[subject] = truth
         info.subjects.append(subject)
         info.models[subject] = model_file
     return info
