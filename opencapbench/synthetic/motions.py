@@ -187,29 +187,22 @@ def sit_to_stand(t: np.ndarray, body: Anthropometry = Anthropometry()) -> dict[s
 
 
 def static(t: np.ndarray, body: Anthropometry = Anthropometry()) -> dict[str, np.ndarray]:
-    """Standing still in a neutral pose (OpenCap's ``static1`` trial, used for scaling): legs
-    straight, feet flat, arms hanging slightly abducted with the elbows a little flexed."""
+    """Standing still (OpenCap's ``static1`` trial, used for scaling) in the neutral pose that
+    OpenCap's marker placer assumes: every joint angle 0 (the model's default pose, arms
+    hanging) except 5° of ankle dorsiflexion, pelvis at its standing height."""
     t = np.asarray(t, dtype=np.float64)
-    zero = np.zeros_like(t)
-    out: dict[str, np.ndarray] = {
-        "pelvis_tilt": zero.copy(),
-        "pelvis_list": zero.copy(),
-        "pelvis_rotation": zero.copy(),
-        "pelvis_tx": zero.copy(),
-        "pelvis_ty": np.full_like(t, body.pelvis_height),
-        "pelvis_tz": zero.copy(),
-        "lumbar_extension": zero.copy(),
-        "lumbar_bending": zero.copy(),
-        "lumbar_rotation": zero.copy(),
-    }
+    names = ["pelvis_tilt", "pelvis_list", "pelvis_rotation", "pelvis_tx", "pelvis_tz"]
+    names += ["lumbar_extension", "lumbar_bending", "lumbar_rotation"]
     for side in ("r", "l"):
-        for name in ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle"):
-            out[f"{name}_{side}"] = zero.copy()
-        for name in ("ankle_angle", "subtalar_angle", "mtp_angle", "arm_flex", "arm_rot"):
-            out[f"{name}_{side}"] = zero.copy()
-        out[f"arm_add_{side}"] = np.full_like(t, -10.0)
-        out[f"elbow_flex_{side}"] = np.full_like(t, 10.0)
-        out[f"pro_sup_{side}"] = np.full_like(t, 80.0)
+        names += [
+            f"{n}_{side}"
+            for n in ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle",
+                      "subtalar_angle", "mtp_angle", "arm_flex", "arm_add", "arm_rot",
+                      "elbow_flex", "pro_sup")
+        ]  # fmt: skip
+    out = {n: np.zeros_like(t) for n in names}
+    out["pelvis_ty"] = np.full_like(t, body.pelvis_height)
+    out["ankle_angle_r"] = out["ankle_angle_l"] = np.full_like(t, 5.0)
     return out
 
 
