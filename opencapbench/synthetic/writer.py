@@ -159,6 +159,7 @@ def generate_synthetic_dataset(
     from opencapbench.io.calibration import write_opencap_calibration
     from opencapbench.io.keypoint_store import Keypoints2D, store_path
     from opencapbench.io.mot import write_mot
+    from opencapbench.io.opencap_layout import subject as subject_layout
     from opencapbench.io.session import SessionMetadata, write_session_metadata
     from opencapbench.io.trc import write_trc
     from opencapbench.keypoints import get_keypoint_set
@@ -203,13 +204,13 @@ def generate_synthetic_dataset(
     numbers = range(1, subjects + 1)
     for i in progress_bar(numbers, "synthetic", unit="subject") if progress else numbers:
         subject = f"subject{i}"
-        sdir = root / subject
+        layout = subject_layout(root, subject)
         height = float(rng.uniform(1.60, 1.90))
         mass = float(height**2 * rng.uniform(21.0, 26.0))
         if length_scale is not None:
             height = GENERIC_HEIGHT_M * length_scale
         model_file = write_subject_model(
-            sdir / "OpenSimData" / "Mocap" / "Model" / f"{model_stem}_scaled.osim",
+            layout.model_dir / f"{model_stem}_scaled.osim",
             height,
             mass,
             generic_model=model_path,
@@ -230,13 +231,12 @@ def generate_synthetic_dataset(
             opensim_model=model_file.stem,
             subject_id=subject,
         )
-        write_session_metadata(meta, sdir / "sessionMetadata.yaml")
+        write_session_metadata(meta, layout.metadata_path)
         cameras = synthetic_cameras(cam_names, R_board, rng)
         for cam in cameras:
-            cam_dir = sdir / "VideoData" / SESSION / cam.name
-            write_opencap_calibration(cam, cam_dir / "cameraIntrinsicsExtrinsics.pickle")
+            write_opencap_calibration(cam, layout.calibration_path(SESSION, cam.name))
             for trial in trials:
-                (cam_dir / trial).mkdir(parents=True, exist_ok=True)
+                layout.trial_video_dir(SESSION, cam.name, trial).mkdir(parents=True, exist_ok=True)
 
         truth: dict = {
             "length_scale": height / GENERIC_HEIGHT_M if length_scale is None else length_scale,
@@ -249,7 +249,7 @@ def generate_synthetic_dataset(
             gt = {k: v for k, v in motion(t_gt, body).items() if k in coords}
             cols = list(gt)
             write_mot(
-                sdir / "OpenSimData" / "Mocap" / "IK" / f"{trial}.mot",
+                layout.gt_mot_path(trial),
                 t_gt,
                 cols,
                 np.stack([gt[c] for c in cols], axis=1),
@@ -259,7 +259,7 @@ def generate_synthetic_dataset(
             span = synthpose52_trajectories(model, q)  # (J, 52, 3) OpenSim frame
             pts = span[max_offset_frames : max_offset_frames + n_frames]  # true timeline
             write_trc(
-                sdir / "OpenSimData" / "Mocap" / "MarkerData" / f"{trial}.trc",
+                layout.gt_trc_path(trial),
                 t_video,
                 names,
                 pts,
@@ -286,7 +286,7 @@ def generate_synthetic_dataset(
                 offsets[cam.name], lengths[cam.name] = offset, n_frames - missing
             truth["sync_offsets_frames"][trial] = offsets
             truth["n_frames"][trial] = lengths
-        with atomic_write(sdir / TRUTH_FILE) as fh:
+        with atomic_write(layout.root / TRUTH_FILE) as fh:
             json.dump(truth, fh, indent=2)
         info.truth[subject] = truth
         info.subjects.append(subject)
