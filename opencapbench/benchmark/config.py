@@ -33,6 +33,12 @@ CAMERA_SETUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: ``sync`` choices: ``none`` reproduces OpenCapBench; ``auto`` estimates camera offsets.
+SYNC_MODES = ("none", "auto")
+#: ``scale`` choices: the dataset's mocap-scaled model, or scaling from the static trial.
+SCALE_MODES = ("mocap", "static")
+
+
 class ConfigError(OCBError):
     """A run configuration (TOML file or option) names an unknown key or holds a bad value."""
 
@@ -122,6 +128,14 @@ class BenchmarkConfig:
         force: redo finished stages.
         max_shift_s: time-alignment search window for scoring.
         plots: draw per-trial curve plots.
+        sync: camera synchronisation before triangulation: ``none`` (the videos are taken as
+            synchronous, as OpenCapBench does) or ``auto`` (per-camera frame offsets
+            estimated from the 2D keypoints, see :mod:`opencapbench.geometry.sync`).
+        sync_max_offset_s: largest offset ``auto`` searches, seconds.
+        scale: the subject model: ``mocap`` (the dataset's mocap-scaled model) or ``static``
+            (the generic model scaled from the subject's ``static1`` trial).
+        generic_model: the generic ``.osim`` of ``scale = "static"`` (e.g. LaiUhlrich2022);
+            None for the built-in model.
     """
 
     data_dir: Path
@@ -137,6 +151,10 @@ class BenchmarkConfig:
     force: bool = False
     max_shift_s: float = 0.4
     plots: bool = True
+    sync: str = "none"
+    sync_max_offset_s: float = 0.5
+    scale: str = "mocap"
+    generic_model: Path | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -146,6 +164,13 @@ class BenchmarkConfig:
         self.trials = tuple(self.trials)
         _check_range("workers", self.workers, 1, None)
         _check_range("max_shift_s", self.max_shift_s, 0.0, None)
+        _check_range("sync_max_offset_s", self.sync_max_offset_s, 0.0, 10.0)
+        if self.sync not in SYNC_MODES:
+            raise ConfigError(f"sync must be one of {list(SYNC_MODES)}, not {self.sync!r}")
+        if self.scale not in SCALE_MODES:
+            raise ConfigError(f"scale must be one of {list(SCALE_MODES)}, not {self.scale!r}")
+        if self.generic_model is not None:
+            self.generic_model = Path(self.generic_model)
         if self.cameras != "all" and self.cameras not in CAMERA_SETUPS:
             names = [c.strip() for c in self.cameras.split(",") if c.strip()]
             if len(names) < 2:
