@@ -15,7 +15,7 @@ from opencapbench.benchmark.errors import (
     MissingKeypointsError,
 )
 from opencapbench.benchmark.markers3d import markers_from_keypoints
-from opencapbench.camera import Camera
+from opencapbench.camera import Camera, check_image_size
 from opencapbench.geometry.frames import placement_rotation
 from opencapbench.io.calibration import read_opencap_calibration, read_toml_calibration
 from opencapbench.io.keypoint_store import Keypoints2D, store_path
@@ -27,8 +27,15 @@ from opencapbench.keypoints import get_keypoint_set
 log = logging.getLogger(__name__)
 
 
-def load_trial_inputs(trial: Trial, cfg: BenchmarkConfig) -> tuple[list[Camera], list[Keypoints2D]]:
+def load_trial_inputs(
+    trial: Trial, cfg: BenchmarkConfig, keypoints_dir: Path | None = None
+) -> tuple[list[Camera], list[Keypoints2D]]:
     """Calibrations and 2D keypoints of the cameras used for a trial.
+
+    Keypoints are read from ``keypoints_dir/<camera>.npz`` when given (e.g. the synchronised
+    keypoints of the sync stage), else from the trial's folder of the keypoint store. Each
+    calibration's image size is checked against its keypoints'
+    (:func:`~opencapbench.camera.check_image_size`).
 
     Calibrations are read from each camera's OpenCap pickle, or else from a Pose2Sim/AniPose
     ``calibration.toml`` in the session folder (cameras matched by name). With
@@ -49,7 +56,11 @@ def load_trial_inputs(trial: Trial, cfg: BenchmarkConfig) -> tuple[list[Camera],
     )
     for cam in wanted:
         calib = trial.calibration_path(cam)
-        kp_file = store_path(cfg.keypoint_store, trial.subject, trial.session, trial.name, cam)
+        kp_file = (
+            keypoints_dir / f"{cam}.npz"
+            if keypoints_dir is not None
+            else store_path(cfg.keypoint_store, trial.subject, trial.session, trial.name, cam)
+        )
         if not (trial.session_dir / cam).is_dir() and cam not in toml_cameras:
             problems.append(f"camera folder {trial.session_dir / cam} is missing")
         elif not calib.is_file() and cam not in toml_cameras:
@@ -64,7 +75,7 @@ def load_trial_inputs(trial: Trial, cfg: BenchmarkConfig) -> tuple[list[Camera],
             camera = (
                 read_opencap_calibration(calib, name=cam) if calib.is_file() else toml_cameras[cam]
             )
-            cameras.append(camera)
+            cameras.append(check_image_size(camera, kp.image_size, source=f"{trial.key} {kp_file}"))
             keypoints.append(kp)
     if strict and problems:
         raise MissingCameraError(f"{trial.key}: " + "; ".join(problems))
@@ -81,9 +92,12 @@ def load_trial_inputs(trial: Trial, cfg: BenchmarkConfig) -> tuple[list[Camera],
     return cameras, keypoints
 
 
-def build_trc(trial: Trial, cfg: BenchmarkConfig, out: Path) -> dict:
-    """Triangulate one trial and write its TRC to ``out``; returns a summary for the ledger."""
-    cameras, keypoints = load_trial_inputs(trial, cfg)
+def build_trc(
+    trial: Trial, cfg: BenchmarkConfig, out: Path, keypoints_dir: Path | None = None
+) -> dict:
+    """Triangulate one trial and write its TRC to ``out``; returns a summary for the ledger.
+    ``keypoints_dir``: see :func:`load_trial_inputs`."""
+    cameras, keypoints = load_trial_inputs(trial, cfg, keypoints_dir)
     kps_set = {kp.keypoint_set for kp in keypoints}
     if len(kps_set) != 1:
         raise InconsistentKeypointsError(
