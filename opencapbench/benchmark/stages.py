@@ -203,7 +203,7 @@ class MarkersStage(Stage):
         from opencapbench.benchmark.trial_inputs import build_trc
 
         path = trc_path(cfg, item)
-        summary = build_trc(item, cfg, path)
+        summary = build_trc(item, cfg, path, inputs.get("keypoints2d"))
         return StageResult({"trc": path}, summary)
 
 
@@ -295,9 +295,18 @@ class PlotStage(Stage):
 
 def default_stages(cfg: BenchmarkConfig) -> list[Stage]:
     """The stages of a run, in order: the benchmark reads from top to bottom."""
-    stages: list[Stage] = [SubjectModelStage()]
+    if cfg.scale == "static":
+        from opencapbench.benchmark.scale_stage import ScaleStage
+
+        stages: list[Stage] = [ScaleStage()]
+    else:
+        stages = [SubjectModelStage()]
     if cfg.pose.model:
         stages.append(PoseStage())
+    if cfg.sync == "auto":
+        from opencapbench.benchmark.sync_stage import SyncStage
+
+        stages.append(SyncStage())
     stages += [MarkersStage(), IKStage(), ScoreStage()]
     if cfg.plots:
         stages.append(PlotStage())
