@@ -115,3 +115,13 @@ def test_two_cameras_and_another_reference(offset_dataset) -> None:
     pts, wts, P = _load(root, "walking1", cams)
     result = estimate_offsets(pts, wts, P, max_offset=30, reference=1)
     assert result.offsets.tolist() == [truth[cams[0]] - truth[cams[1]], 0]
+
+
+def test_short_synchronous_trial_keeps_zero_offsets(tmp_path) -> None:
+    info = generate_synthetic_dataset(
+        tmp_path, trials=("squats1",), n_cameras=3, duration_s=0.4, noise_px=2.0, dropout=0.05,
+        seed=3, progress=False,
+    )  # fmt: skip
+    pts, wts, P = _load(tmp_path, "squats1", info.cameras)
+    result = estimate_offsets(pts, wts, P, max_offset=30)  # 24 frames: searches ±2 only
+    assert result.offsets.tolist() == [0, 0, 0]

@@ -44,8 +44,9 @@ class SyncResult:
     Attributes:
         offsets: (C,) int frames; the reference camera has 0 (sign: see module docs).
         coarse: (C,) int, the best cross-correlation lag of each camera.
-        reprojection_px: (C,) RMS reprojection error (pixels) of the chosen lag in the final
-            all-camera pass; NaN for the reference camera and when not scorable.
+        reprojection_px: (C,) RMS reprojection error (pixels) at the chosen lag: of the
+            camera pair, or with more than two cameras of the final all-camera pass; NaN for
+            the reference camera and when not scorable (then the offset is 0).
         reference: index of the reference camera.
     """
 
@@ -229,7 +230,9 @@ def estimate_offsets(
             Frame counts may differ.
         weights: C arrays (F_c, K) of confidences; below ``min_weight`` = missing.
         projections: (C, 3, 4) ``K [R | t]``.
-        max_offset: largest |offset| searched by cross-correlation, frames.
+        max_offset: largest |offset| searched by cross-correlation, frames; at most a third
+            of the shortest camera minus ``refine + 3`` frames is searched, so that every
+            candidate is scored on the same frames.
         refine: every lag within ± this many frames of a candidate is scored by reprojection.
         n_candidates: strongest cross-correlation peaks tried per camera.
         reference: index of the reference camera (offset 0).
@@ -257,6 +260,8 @@ def estimate_offsets(
     ]
     P = np.asarray(projections, dtype=np.float64)
     n_frames = np.array([p.shape[0] for p in pts])
+    # a short trial cannot tell large offsets apart: keep a third of it for scoring
+    max_offset = int(min(max_offset, max(n_frames.min() // 3 - 3 - refine, 0)))
     signals = [vertical_velocity_signal(p, w, min_weight) for p, w in zip(pts, wts, strict=True)]
 
     offsets = np.zeros(C, dtype=np.int64)
@@ -280,8 +285,7 @@ def estimate_offsets(
         trial = np.unique((cands[:, None] + np.arange(-refine, refine + 1)).ravel())
         trial = trial[np.abs(trial) <= max_offset + refine]
         frames = _scored_frames(n_frames[ref], n_frames[[c]], trial[None], n_scored_frames)
-        if frames.size == 0:
-            offsets[c] = coarse[c]
+        if frames.size == 0:  # too short to score: leave the camera as it is
             continue
         pr, wr = _gather(pts[ref], wts[ref], np.broadcast_to(frames, (trial.size, frames.size)))
         pc, wc = _gather(pts[c], wts[c], frames[None] + trial[:, None])
@@ -289,8 +293,6 @@ def estimate_offsets(
         if np.isfinite(score).any():
             best = int(np.nanargmin(score))
             offsets[c], rms[c] = trial[best], float(np.sqrt(score[best]))
-        else:
-            offsets[c] = coarse[c]
 
     # settle every camera against all the others (coordinate descent, a few passes)
     if C > 2:
