@@ -13,9 +13,16 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from opencapbench.benchmark.config import CAMERA_SETUPS, BenchmarkConfig, MarkerSettings
+from opencapbench.benchmark.config import (
+    CAMERA_SETUPS,
+    SCALE_MODES,
+    SYNC_MODES,
+    BenchmarkConfig,
+    MarkerSettings,
+)
 
 _MARKERS = MarkerSettings()
+_DEFAULTS = BenchmarkConfig(".", ".")
 
 #: option name → configuration key (dotted for nested settings), for options that differ
 _CONFIG_KEYS = {
@@ -41,6 +48,14 @@ _RUN_OPTIONS = [
                  show_default=True, help="Ignore 2D detections below this score."),
     click.option("-j", "--workers", type=click.IntRange(min=1), default=2, show_default=True,
                  help="Worker processes for IK and plots (1: all in this process)."),
+    click.option("--sync", type=click.Choice(SYNC_MODES), default=_DEFAULTS.sync, show_default=True,
+                 help="Camera synchronisation: auto estimates each camera's frame offset from the "
+                      "keypoints; none takes the videos as synchronous (OpenCapBench)."),
+    click.option("--scale", type=click.Choice(SCALE_MODES), default=_DEFAULTS.scale, show_default=True,
+                 help="Subject model: mocap (the dataset's mocap-scaled model) or static (the "
+                      "generic model scaled from the static1 trial)."),
+    click.option("--generic-model", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 default=None, help="Generic .osim for --scale static (default: the built-in model)."),
 ]  # fmt: skip
 
 
@@ -180,9 +195,18 @@ def benchmark(
     help="Drive this OpenSim model (e.g. LaiUhlrich2022.osim) instead of the built-in one.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--static/--no-static", default=False, show_default=True,
+              help="Add a static1 trial (standing still) for --scale static.")  # fmt: skip
+@click.option("--max-offset-frames", type=click.IntRange(0, 60), default=0, show_default=True,
+              help="Per-camera constant frame offsets drawn in [-N, N] (unsynchronised cameras).")  # fmt: skip
+@click.option("--max-missing-frames", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Each camera loses up to N last frames.")  # fmt: skip
+@click.option("--length-scale", type=click.FloatRange(0.5, 1.5), default=None,
+              help="Subjects this many times the generic model's size (default: random heights).")  # fmt: skip
 def make_synthetic(
     root: Path, subjects: int, n_cameras: int, duration: float, noise_px: float,
-    dropout: float, osim_model: Path | None, seed: int,
+    dropout: float, osim_model: Path | None, seed: int, static: bool, max_offset_frames: int,
+    max_missing_frames: int, length_scale: float | None,
 ) -> None:  # fmt: skip
     """Write a synthetic OpenCap-layout dataset with known joint angles to ROOT.
 
@@ -190,11 +214,14 @@ def make_synthetic(
     ROOT/keypoints the 2D keypoints of every camera, ready for
     `ocb benchmark ROOT --keypoints ROOT/keypoints`.
     """
-    from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+    from opencapbench.synthetic import generate_synthetic_dataset
 
+    trials = ("static1",) * static + ("walking1", "squats1", "STS1")
     info = generate_synthetic_dataset(
-        root, subjects=subjects, n_cameras=n_cameras, duration_s=duration, noise_px=noise_px,
-        dropout=dropout, seed=seed, model_path=osim_model,
+        root, subjects=subjects, trials=trials, n_cameras=n_cameras, duration_s=duration,
+        noise_px=noise_px, dropout=dropout, seed=seed, model_path=osim_model,
+        max_offset_frames=max_offset_frames, max_missing_frames=max_missing_frames,
+        length_scale=length_scale,
     )  # fmt: skip
     click.echo(f"Synthetic dataset written to {root}: {info}")
 
@@ -219,8 +246,8 @@ def demo(out_dir: Path, noise_px: float, dropout: float, workers: int) -> None:
     """
     import shutil
 
-    from opencapbench.benchmark.synthetic import generate_synthetic_dataset
     from opencapbench.ledger import Ledger, digest
+    from opencapbench.synthetic import generate_synthetic_dataset
 
     data_root = out_dir / "synthetic"
     settings = {"n_cameras": 4, "noise_px": noise_px, "dropout": dropout}
