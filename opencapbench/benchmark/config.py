@@ -151,7 +151,7 @@ class BenchmarkConfig:
     force: bool = False
     max_shift_s: float = 0.4
     plots: bool = True
-    sync: str = "none"
+    sync: str = "auto"
     sync_max_offset_s: float = 0.5
     scale: str = "mocap"
     generic_model: Path | None = None
