@@ -106,3 +106,23 @@ def test_auto_sync_keeps_synchronous_data_as_it_is(datasets, tmp_path) -> None:
             )
             b = Keypoints2D.load(out / f"{cam}.npz")
             np.testing.assert_array_equal(a.keypoints, b.keypoints)
+
+
+@pytest.mark.parametrize("sync", ["none", "auto"])
+def test_half_resolution_keypoints_fail_the_trial_by_name(tmp_path, sync) -> None:
+    root = tmp_path / "data"
+    info = generate_synthetic_dataset(
+        root, trials=("squats1",), n_cameras=2, duration_s=0.5, seed=5, progress=False
+    )
+    path = info.keypoint_store / "subject1" / "Session0" / "squats1" / "Cam3.npz"
+    kp = Keypoints2D.load(path)
+    Keypoints2D(kp.keypoints / 2, kp.scores, kp.fps, kp.keypoint_set, (360, 640)).save(path)
+    cfg = BenchmarkConfig(
+        data_dir=root, out_dir=tmp_path / "out", keypoint_store=info.keypoint_store, sync=sync,
+        plots=False,
+    )  # fmt: skip
+    failures = run_benchmark(cfg).failures
+    assert failures["error"].tolist() == ["ImageSizeMismatchError"], failures.to_string()
+    msg = failures["message"].iloc[0]
+    assert "subject1/squats1" in msg and "'Cam3'" in msg and "720x1280 px" in msg
+    assert "360x640 px" in msg
