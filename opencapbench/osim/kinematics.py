@@ -16,6 +16,7 @@ from opencapbench.keypoints import get_keypoint_set
 
 __all__ = [
     "DERIVED_KEYPOINTS",
+    "coordinate_names",
     "marker_trajectories",
     "point_trajectories",
     "standing_leg_dimensions",
@@ -50,6 +51,12 @@ DERIVED_KEYPOINTS: dict[str, tuple[str, tuple[float, float, float]]] = {
     "r_big_toe": ("toes_r", (0.06, 0.0, -0.02)),
     "l_big_toe": ("toes_l", (0.06, 0.0, 0.02)),
 }
+
+
+def coordinate_names(model: opensim.Model) -> list[str]:
+    """The model's coordinate names, in model order."""
+    cs = model.getCoordinateSet()
+    return [cs.get(i).getName() for i in range(cs.getSize())]
 
 
 def _coordinate_matrix(

@@ -163,7 +163,7 @@ def generate_synthetic_dataset(
     from opencapbench.io.session import SessionMetadata, write_session_metadata
     from opencapbench.io.trc import write_trc
     from opencapbench.keypoints import get_keypoint_set
-    from opencapbench.osim.kinematics import synthpose52_trajectories
+    from opencapbench.osim.kinematics import coordinate_names, synthpose52_trajectories
     from opencapbench.osim.logs import load_model
     from opencapbench.osim.model_builder import (
         GENERIC_HEIGHT_M,
@@ -218,9 +218,7 @@ def generate_synthetic_dataset(
         )
         model = load_model(model_file)
         body = anthropometry_from_model(model)
-        coords = {
-            model.getCoordinateSet().get(k).getName() for k in range(model.getNumCoordinates())
-        }
+        coords = set(coordinate_names(model))
 
         meta = SessionMetadata(
             placement=placement,
