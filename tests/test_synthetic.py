@@ -214,3 +214,24 @@ def test_offsets_missing_frames_static_trial_and_size(tmp_path) -> None:
             tmp_path / "keypoints" / "subject1" / "Session0" / "static1" / f"{cam_name}.npz"
         )
         assert np.ptp(static.keypoints[:, 0], axis=0).max() < 1e-3  # standing still
+
+
+def test_make_synthetic_cli_options(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from opencapbench.benchmark.cli import make_synthetic
+    from opencapbench.synthetic.writer import TRUTH_FILE
+
+    args = [str(tmp_path), "--cameras", "2", "--duration", "0.3", "--static"]
+    args += ["--max-offset-frames", "3", "--max-missing-frames", "2", "--length-scale", "1.05"]
+    result = CliRunner().invoke(make_synthetic, args)
+    assert result.exit_code == 0, result.output
+    truth = json.loads((tmp_path / "subject1" / TRUTH_FILE).read_text())
+    assert truth["length_scale"] == 1.05
+    assert set(truth["sync_offsets_frames"]) == {"static1", "walking1", "squats1", "STS1"}
+    offsets = [o for t in truth["sync_offsets_frames"].values() for o in t.values()]
+    assert all(-3 <= o <= 3 for o in offsets)
+    frames = [n for t in truth["n_frames"].values() for n in t.values()]
+    assert all(16 <= n <= 18 for n in frames)
+    bad = CliRunner().invoke(make_synthetic, [str(tmp_path / "x"), "--length-scale", "3"])
+    assert bad.exit_code == 2 and "--length-scale" in bad.output
