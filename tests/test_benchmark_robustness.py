@@ -207,3 +207,28 @@ def test_corrupt_ledger_redoes_its_trial_with_a_warning(dataset, tmp_path) -> No
     assert ledger.with_name("walking1.json.corrupt").is_file()
     assert (out / "ik/subject1/walking1.mot").stat().st_mtime_ns > mots["subject1"]
     assert (out / "ik/subject2/walking1.mot").stat().st_mtime_ns == mots["subject2"]
+
+
+def test_trials_in_another_session_use_its_own_calibration(dataset, tmp_path) -> None:
+    # walking1 of subject1 moves to Session1, whose Cam0 and Cam1 are swapped: read with
+    # Session0's calibration it would be triangulated from mismatched cameras
+    s0 = dataset / "subject1/VideoData/Session0"
+    s1 = dataset / "subject1/VideoData/Session1"
+    swap = {"Cam0": "Cam1", "Cam1": "Cam0", "Cam2": "Cam2", "Cam3": "Cam3"}
+    for new, old in swap.items():
+        (s1 / new / "walking1").mkdir(parents=True)
+        shutil.copy(s0 / old / "cameraIntrinsicsExtrinsics.pickle", s1 / new)
+        shutil.rmtree(s0 / old / "walking1")
+        src = _kp_file(dataset, "subject1", "walking1", old)
+        dst = store_path(dataset / "keypoints", "subject1", "Session1", "walking1", new)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dst)
+    for old in swap:
+        _kp_file(dataset, "subject1", "walking1", old).unlink()
+
+    outcome = _run(dataset, tmp_path / "out", subjects=("subject1",))
+    assert outcome.failures.empty, outcome.failures.to_string()
+    sessions = outcome.per_trial.groupby("trial")["session"].first().to_dict()
+    assert sessions == {"walking1": "Session1", "squats1": "Session0", "STS1": "Session0"}
+    walking = outcome.per_trial.query("trial == 'walking1'")
+    assert walking["rmse"].max() < 4.0
