@@ -8,10 +8,10 @@ import pickle
 import re
 import struct
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_payload import CreatesFile
 
 from opencapbench.errors import OCBError
 from opencapbench.io.pickles import (
@@ -25,16 +25,6 @@ from opencapbench.io.pickles import (
 
 class _Bad(OCBError):
     pass
-
-
-class _CreatesFile:
-    """Unpickling this calls ``open(path, "w")``: the harmless stand-in for a payload."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (str(self.path), "w"))
 
 
 def _sample() -> dict:
@@ -130,7 +120,7 @@ def test_loads_every_opencap_intrinsics_pickle(shared_dir) -> None:
 def test_payload_is_refused_and_never_runs(tmp_path, protocol) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pickle"
-    path.write_bytes(pickle.dumps({"intrinsicMat": _CreatesFile(marker)}, protocol=protocol))
+    path.write_bytes(pickle.dumps({"intrinsicMat": CreatesFile(marker)}, protocol=protocol))
     with pytest.raises(UnsafePickleError) as info:
         load_pickle(path, _Bad, "calibration file")
     message = str(info.value)
@@ -142,7 +132,7 @@ def test_payload_is_refused_and_never_runs(tmp_path, protocol) -> None:
 def test_nested_global_inside_an_object_array_is_refused(tmp_path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pkl"
-    payload = np.array([_CreatesFile(marker)], dtype=object)
+    payload = np.array([CreatesFile(marker)], dtype=object)
     path.write_bytes(pickle.dumps(payload, protocol=2))
     with pytest.raises(UnsafePickleError, match=r"(builtins|io)\.open"):
         load_pickle(path, _Bad)

@@ -111,6 +111,8 @@ def _make(kind: str, extra=None):
         src_kw = {}
         if extra:
             src_kw = {k: kw.pop(k) for k in list(kw) if k in extra}
+        if "trust_pickles" in src_kw:  # flag absent: OCB_TRUST_PICKLES decides
+            src_kw["trust_pickles"] = src_kw["trust_pickles"] or None
         _run(kind, input_path, src_kw, **kw)
 
     cmd.__doc__ = SOURCE_HELP[kind] + " See docs/generate-dataset.md for the layout."
@@ -124,8 +126,11 @@ generate_dataset.command("infinity")(_common(_make("infinity")))
 generate_dataset.command("rich")(
     click.option("--gender", default=None, type=click.Choice(["neutral", "male", "female"]),
                  help="Gender for subjects missing from gender.json (default neutral).")(
-        _common(_make("rich", extra={"gender"}))
-    )
+    click.option("--trust-pickles", is_flag=True,
+                 help="Also load body .pkl files that hold more than numpy arrays (they can run "
+                      "code: only your own files). Default: OCB_TRUST_PICKLES, else refuse.")(
+        _common(_make("rich", extra={"gender", "trust_pickles"}))
+    ))
 )  # fmt: skip
 
 
