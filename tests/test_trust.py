@@ -6,7 +6,9 @@ so every refusal test also checks that the file does not exist.
 
 from __future__ import annotations
 
+import os
 import pickle
+import stat
 from fractions import Fraction
 
 import numpy as np
@@ -16,6 +18,7 @@ from helpers_payload import write_payload
 
 from opencapbench.camera import Camera
 from opencapbench.cli import main
+from opencapbench.io.atomic import atomic_write
 from opencapbench.io.calibration import (
     read_opencap_calibration,
     read_toml_calibration,
@@ -23,7 +26,7 @@ from opencapbench.io.calibration import (
     write_opencap_calibration,
     write_toml_calibration,
 )
-from opencapbench.io.keypoint_store import import_opencap_pickle, store_path
+from opencapbench.io.keypoint_store import Keypoints2D, import_opencap_pickle, store_path
 from opencapbench.io.paths import UnsafePathError, safe_component, safe_relative
 from opencapbench.io.pickles import TRUST_ENV, UnsafePickleError
 from synthpose.generate.sources import RichSource
@@ -226,3 +229,39 @@ def test_convert_calibration_writes_each_camera_folder(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     back = read_opencap_calibration(tmp_path / "out" / "Cam1" / CALIB)
     np.testing.assert_allclose(back.R, _camera("Cam1", seed=1).R, atol=1e-9)
+
+
+# -- output permissions ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test (restored afterwards)."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield lambda mask: os.umask(mask)
+    os.umask(old)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_results_are_group_and_other_readable_under_umask_022(tmp_path, umask) -> None:
+    umask(0o022)
+    toml = write_toml_calibration([_camera()], tmp_path / "results" / "calib.toml")
+    kp = Keypoints2D.empty(3, "coco17", 60.0, (720, 1280))
+    npz = kp.save(tmp_path / "results" / "Cam0.npz")  # written by name through atomic_path
+    for path in (toml, npz):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == 0o644, (path, oct(mode))
+    assert not [p for p in (tmp_path / "results").iterdir() if p.name.startswith(".")]
+    umask(0o077)  # a private umask is honoured too
+    with atomic_write(tmp_path / "private.txt") as fh:
+        fh.write("x")
+    assert stat.S_IMODE((tmp_path / "private.txt").stat().st_mode) == 0o600
+
+
+def test_failed_atomic_write_leaves_nothing(tmp_path) -> None:
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError), atomic_write(target) as fh:
+        fh.write("partial")
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
