@@ -31,7 +31,13 @@ import numpy as np
 
 from opencapbench.io.pickles import load_pickle
 from synthpose.generate.body_model import BodyModelSpec, BodyParams
-from synthpose.generate.sources.base import FrameBatch, Source, SourceError, cameras
+from synthpose.generate.sources.base import (
+    PARAM_WIDTH,
+    FrameBatch,
+    Source,
+    SourceError,
+    cameras,
+)
 
 IMAGE_SIZE = (4112, 3008)
 PARAM_KEYS = (
@@ -148,5 +154,13 @@ class RichSource(Source):
                 raise SourceError(f"{path}: missing {k!r}")
             v = d[k]
             v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
-            out[k] = v.reshape(1, -1).astype(np.float64)
+            try:
+                out[k] = v.reshape(1, -1).astype(np.float64)
+            except (TypeError, ValueError):
+                raise SourceError(f"{path}: key {k!r} is not numeric") from None
+            width = PARAM_WIDTH.get(k)
+            if width is not None and out[k].shape[1] != width:
+                raise SourceError(
+                    f"{path}: key {k!r} has shape {v.shape}, expected (1, {width}) for one body"
+                )
         return out
