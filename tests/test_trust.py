@@ -172,6 +172,36 @@ def test_rich_body_with_numpy_arrays_loads_and_trust_admits_others(tmp_path) -> 
     np.testing.assert_allclose(batch.params.transl.numpy(), [[0.1, 0.2, 0.3]])
 
 
+def test_benchmark_trial_inputs_refuse_a_malicious_calibration(tmp_path, monkeypatch) -> None:
+    from opencapbench.benchmark.dataset import discover_trials
+    from opencapbench.benchmark.runner import BenchmarkConfig, load_trial_inputs
+    from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+
+    data = tmp_path / "data"
+    generate_synthetic_dataset(data, subjects=1, trials=("walking1",), n_cameras=2,
+                               duration_s=0.2, seed=1, progress=False)  # fmt: skip
+    (trial,) = discover_trials(data)
+    cfg = BenchmarkConfig(
+        data_dir=data, out_dir=tmp_path / "out", keypoint_store=data / "keypoints"
+    )
+    session = trial.session_dir
+    cams = sorted(p.name for p in session.glob("Cam*"))
+    calib = session / cams[-1] / CALIB
+    fields = pickle.loads(calib.read_bytes())
+    marker = tmp_path / "pwned"
+    write_payload(calib, marker, fields)
+    with pytest.raises(UnsafePickleError, match=rf"{calib}: refused"):
+        load_trial_inputs(trial, cfg)
+    assert not marker.exists()
+    # a legacy file with a harmless extra object loads once the user opts in
+    calib.write_bytes(pickle.dumps({**fields, "note": Fraction(1, 3)}))
+    with pytest.raises(UnsafePickleError, match="fractions.Fraction"):
+        load_trial_inputs(trial, cfg)
+    monkeypatch.setenv(TRUST_ENV, "1")
+    cameras, _ = load_trial_inputs(trial, cfg)
+    np.testing.assert_allclose(cameras[-1].t, fields["translation"].ravel() / 1000.0)
+
+
 # -- names that become path components ---------------------------------------------------------
 
 
