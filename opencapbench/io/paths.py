@@ -41,7 +41,7 @@ def safe_component(name: object, what: str) -> str:
     ):
         raise UnsafePathError(
             f"invalid {what}: {value!r} (it must be one file or folder name, without '/', "
-            "'\\\\', '.' or '..')"
+            "'\\', '.' or '..')"
         )
     return value
 
