@@ -295,3 +295,38 @@ def test_failed_atomic_write_leaves_nothing(tmp_path) -> None:
         fh.write("partial")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+# -- YAML from data files ------------------------------------------------------------------------
+
+_YAML_PAYLOAD = "!!python/object/apply:builtins.open ['{marker}', 'w']"
+
+
+def test_yaml_python_tags_are_refused_not_run(tmp_path) -> None:
+    from opencapbench.io.session import SessionMetadataError, read_session_metadata
+    from synthpose.markers import MarkerFileError, load_marker_set
+
+    marker = tmp_path / "pwned"
+    session = tmp_path / "sessionMetadata.yaml"
+    session.write_text(f"checkerBoard: {{placement: ground}}\nsubjectID: {_YAML_PAYLOAD.format(marker=marker)}\n")  # fmt: skip
+    with pytest.raises(SessionMetadataError, match=r"sessionMetadata\.yaml: invalid YAML"):
+        read_session_metadata(session)
+    markers = tmp_path / "m.yaml"
+    markers.write_text(f"format_version: 1\nname: {_YAML_PAYLOAD.format(marker=marker)}\n")
+    with pytest.raises(MarkerFileError, match=r"m\.yaml: not valid YAML"):
+        load_marker_set(markers)
+    assert not marker.exists()
+
+
+def test_unknown_checkerboard_placement_names_the_file(tmp_path) -> None:
+    from opencapbench.io.session import SessionMetadataError, read_session_metadata
+
+    path = tmp_path / "sessionMetadata.yaml"
+    path.write_text("checkerBoard: {placement: ceiling}\n")
+    with pytest.raises(SessionMetadataError) as info:
+        read_session_metadata(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: unknown checkerBoard.placement 'ceiling'")
+    assert "backWall_largeCB" in message and "ground_jumps" in message
+    path.write_text("checkerBoard: {placement: backWall_largeCB}\n")
+    assert read_session_metadata(path).placement == "backWall_largeCB"
