@@ -157,14 +157,14 @@ def test_marker_set_name_that_leaves_out_is_refused(tmp_path, name) -> None:
     markers.write_text(
         f'format_version: 1\nname: "{name}"\nkeypoints:\n  - {{name: neck, joint: neck}}\n'
     )
-    with pytest.raises(MarkerFileError, match=rf"invalid marker set `name` in {markers}"):
+    with pytest.raises(MarkerFileError, match=rf"invalid marker set name in {markers}"):
         load_marker_set(markers)
     np.savez(tmp_path / "seq.npz", **_params())
     out = tmp_path / "work" / "out"
     result = CliRunner().invoke(
         generate_dataset, _args(tmp_path / "seq.npz", out, "--markers", str(markers))
     )
-    assert result.exit_code == 1 and "invalid marker set `name`" in result.output
+    assert result.exit_code == 1 and "invalid marker set name" in result.output
     assert not out.exists() and not (tmp_path / "escaped_metainfo.json").exists()
 
 

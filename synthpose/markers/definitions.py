@@ -253,7 +253,7 @@ def _load_yaml(path: Path) -> MarkerSet:
         raise MarkerFileError(f"{path}: each skeleton link must be a pair of names")
     name = str(doc.get("name", path.stem))
     try:  # the name becomes part of output file names (<name>_metainfo.json)
-        safe_component(name, f"marker set `name` in {path}")
+        safe_component(name, f"marker set name in {path}")
     except UnsafePathError as exc:
         raise MarkerFileError(str(exc)) from None
     ms = marker_set_from_defs(name, defs, skeleton, source=path)
