@@ -13,6 +13,7 @@ from __future__ import annotations
 import _codecs
 import collections
 import contextvars
+import functools
 import io
 import logging
 import os
@@ -68,6 +69,7 @@ def _numpy_attr(submodule: str, name: str) -> Any:
     raise ImportError(f"numpy has no {submodule}.{name}")  # pragma: no cover
 
 
+@functools.cache
 def _allowlist() -> dict[tuple[str, str], Any]:
     """(module, name) as written in a pickle → the object it may stand for."""
     allowed: dict[tuple[str, str], Any] = {
@@ -94,18 +96,12 @@ def _allowlist() -> dict[tuple[str, str], Any]:
     return allowed
 
 
-_ALLOWED: dict[tuple[str, str], Any] | None = None
-
-
 class _RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that resolves only allowlisted globals (numpy data, plain containers)."""
 
     def find_class(self, module: str, name: str) -> Any:
-        global _ALLOWED
-        if _ALLOWED is None:
-            _ALLOWED = _allowlist()
         try:
-            return _ALLOWED[(module, name)]
+            return _allowlist()[(module, name)]
         except KeyError:
             raise _Refused(f"{module}.{name}") from None
 
