@@ -56,3 +56,37 @@ def test_missing_static_trial_fails_the_subject_by_name(tmp_path) -> None:
     msg = failures.loc[failures["error"] == "StaticTrialError", "message"].iloc[0]
     assert "subject1: no static trial (static1)" in msg
     assert outcome.per_trial.empty
+
+
+def test_static_trial_keypoints_come_from_its_videos_with_a_pose_model(tmp_path) -> None:
+    """With ``--model``, the scale stage (a subject stage, before any trial's pose stage)
+    detects the static trial's keypoints from its videos itself."""
+    from opencapbench.benchmark.config import PoseSettings
+    from opencapbench.inference.testing import make_tiny_rtdetr, write_synthetic_video
+    from opencapbench.io.keypoint_store import Keypoints2D, store_path
+
+    root = tmp_path / "data"
+    info = generate_synthetic_dataset(
+        root, trials=("static1", "walking1"), n_cameras=2, duration_s=0.2, progress=False
+    )
+    for cam in info.cameras:
+        for trial in ("static1", "walking1"):
+            video = root / "subject1/VideoData/Session0" / cam / trial / f"{trial}.mp4"
+            write_synthetic_video(video, 6)
+    repo = Path(__file__).resolve().parents[1]
+    pose = PoseSettings(
+        model=str(repo / "configs/pose/tiny_hrnet_test.py"), device="cpu",
+        detector=str(make_tiny_rtdetr(tmp_path / "detector")),
+    )  # fmt: skip
+    out = tmp_path / "out"
+    cfg = BenchmarkConfig(data_dir=root, out_dir=out, pose=pose, scale="static", plots=False)
+    outcome = run_benchmark(cfg)
+    for cam in info.cameras:
+        kp = Keypoints2D.load(store_path(out / "keypoints", "subject1", "Session0", "static1", cam))
+        assert kp.num_frames == 6 and kp.keypoint_set == "coco17"
+    # the tiny random test detector finds nobody in the synthetic video: the subject's scale
+    # step fails by name at triangulation, after the pose stage ran for the static trial
+    ledger = json.loads((out / "status" / "_subjects" / "subject1.json").read_text())["scale"]
+    assert ledger["state"] == "failed" and ledger["error"]["type"] == "MissingKeypointsError"
+    assert "subject1/static1" in ledger["error"]["message"]
+    assert outcome.per_trial.empty

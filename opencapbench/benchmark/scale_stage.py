@@ -1,8 +1,8 @@
 """The static-trial scaling stage (``--scale static``): the generic model scaled to each
 subject from its ``static1`` trial, in place of the dataset's mocap-scaled model.
 
-A subject-scope stage that produces ``model``: the static trial's keypoints are triangulated
-like any trial (``trc/<subject>/static1.trc``), then :func:`opencapbench.osim.scale.scale_model`
+A subject-scope stage that produces ``model``: the static trial's keypoints (detected here
+from its videos with ``--model`` when the store lacks them) are triangulated like any trial (``trc/<subject>/static1.trc``), then :func:`opencapbench.osim.scale.scale_model`
 scales the generic model (``--generic-model``, default the built-in one) with the subject's
 mass and height from ``sessionMetadata.yaml``. IK then runs on ``models/<subject>.osim``. The
 scale factors per body go into the ledger's info (and the report).
@@ -83,6 +83,12 @@ class ScaleStage(Stage):
             raise ScalingError(
                 f"{item.name}: {item.metadata_path} lacks mass_kg or height_m, which scaling needs"
             )
+        store = cfg.keypoint_store / static.subject / static.session / static.name
+        if cfg.pose.model and static.videos and not any(store.glob("*.npz")):
+            # subject stages run before the trials' pose stage: detect the static trial here
+            from opencapbench.benchmark.stages import PoseStage
+
+            PoseStage().run(static, {}, cfg)
         trc = trc_path(cfg, static)
         build_trc(static, cfg, trc)
         generic = prepare_generic_model(
