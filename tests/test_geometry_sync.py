@@ -63,6 +63,8 @@ def test_rejects_bad_inputs() -> None:
         estimate_offsets(p, [np.ones((10, 3))], np.zeros((1, 3, 4)), 3)
     with pytest.raises(ValueError, match="max_offset"):
         estimate_offsets(p * 2, [np.ones((10, 3))] * 2, np.zeros((2, 3, 4)), -1)
+    with pytest.raises(ValueError, match="reference"):
+        estimate_offsets(p * 2, [np.ones((10, 3))] * 2, np.zeros((2, 3, 4)), 3, reference=2)
 
 
 def _load(root: Path, trial: str, cameras) -> tuple[list, list, np.ndarray]:

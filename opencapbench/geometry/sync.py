@@ -243,7 +243,8 @@ def estimate_offsets(
         :class:`SyncResult`.
 
     Raises:
-        ValueError: fewer than 2 cameras, mismatched inputs, or a negative ``max_offset``.
+        ValueError: fewer than 2 cameras, mismatched inputs, a negative ``max_offset`` or
+            ``refine``, or a ``reference`` that is not a camera index.
     """
     C = len(points2d)
     if C < 2 or len(weights) != C or np.shape(projections) != (C, 3, 4):
@@ -253,6 +254,8 @@ def estimate_offsets(
         )
     if max_offset < 0 or refine < 0:
         raise ValueError(f"max_offset and refine must be >= 0, got {max_offset}, {refine}")
+    if not 0 <= reference < C:
+        raise ValueError(f"reference must index one of the {C} cameras, got {reference}")
     pts = [np.asarray(p, dtype=np.float64) for p in points2d]
     wts = [
         np.where((np.asarray(w, dtype=np.float64) >= min_weight) & np.isfinite(p).all(-1), w, 0.0)
