@@ -8,7 +8,7 @@ filling of short holes, resampling to the TRC rate, rotation into OpenSim's Y-up
 
 from __future__ import annotations
 
-import warnings
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +22,8 @@ from opencapbench.geometry.projection import undistort_points
 from opencapbench.geometry.tracking import select_and_track
 from opencapbench.geometry.triangulation import TriangulationResult, triangulate_robust
 from opencapbench.io.keypoint_store import Keypoints2D
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,10 +95,10 @@ def _check_consistent(
         )
     frames = [kp.keypoints.shape[0] for kp in keypoints]
     if len(set(frames)) != 1:
-        warnings.warn(
-            f"{label}: cameras {camera_names} have {frames} frames; using the first {min(frames)}",
-            stacklevel=2,
-        )
+        log.warning(
+            "%s: cameras %s have %s frames; all are cut to the first %d",
+            label, camera_names, frames, min(frames),
+        )  # fmt: skip
     return min(frames), float(keypoints[0].fps)
 
 
