@@ -10,14 +10,15 @@ from pathlib import Path
 
 import click
 
-from opencapbench.device import resolve_device
+from opencapbench.device import PRECISIONS, resolve_device
 from opencapbench.inference.boxes_file import FileBoxes
+from opencapbench.inference.catalog import DEFAULT_DETECTOR, DEFAULT_MODEL, list_models
 from opencapbench.inference.errors import (
     BoxesFileError,
+    ModelIntegrityError,
     ModelNotAvailableError,
     UnknownModelError,
 )
-from opencapbench.inference.models import DEFAULT_DETECTOR, list_models
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +81,18 @@ def _boxes_for(boxes: Path | None, name: str, single: bool) -> FileBoxes | None:
 @click.option(
     "-m",
     "--model",
-    default="synthpose-hrnet48",
+    default=DEFAULT_MODEL,
     show_default=True,
     help=f"Pose model: one of {', '.join(list_models())}; an MMPose config .py (with --checkpoint); or a ViTPose folder.",
 )
 @click.option(
     "--checkpoint",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Weights for a local MMPose config.",
+    help="Weights (.pth) for a local MMPose config, or replacing the published weights of a registered HRNet model.",
 )
 @click.option(
     "-o",
-    "--output",
+    "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("ocb_infer"),
@@ -99,18 +100,21 @@ def _boxes_for(boxes: Path | None, name: str, single: bool) -> FileBoxes | None:
     help="Output folder.",
 )
 @click.option(
-    "--device", default=None, help="torch device (default: cuda when available, else cpu)."
+    "--device",
+    default="auto",
+    show_default=True,
+    help="torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:N.",
 )
 @click.option(
     "--amp",
-    type=click.Choice(["none", "bf16", "fp16"]),
+    type=click.Choice(PRECISIONS),
     default="none",
     show_default=True,
     help="Autocast precision: bf16/fp16 on CUDA, bf16 on CPU (fast with AVX512-BF16/AMX).",
 )
 @click.option(
     "--detector",
-    default=DEFAULT_DETECTOR,
+    default=DEFAULT_DETECTOR.repo_id,
     show_default=True,
     help="RT-DETR Hugging Face repo id or local folder.",
 )
@@ -181,7 +185,7 @@ def infer(
     model: str,
     checkpoint: Path | None,
     out_dir: Path,
-    device: str | None,
+    device: str,
     amp: str,
     detector: str,
     det_threshold: float,
@@ -202,16 +206,14 @@ def infer(
     NAME.npz (keypoint store) and, with --overlay, NAME.overlay.mp4 or NAME_overlay/.
     An input that cannot be read is reported and skipped; the exit status is 1 if any failed.
     """
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     from opencapbench.inference.video import collect_inputs
 
     jobs = collect_inputs(inputs)
     device = resolve_device(device)
-    amp_opt = None if amp == "none" else amp
     if batch_size is None:
         from opencapbench.inference.models import default_batch_size
 
-        batch_size = default_batch_size(device, amp_opt)
+        batch_size = default_batch_size(device, amp)
     state: dict = {}
 
     def get_model():
@@ -222,7 +224,7 @@ def infer(
                 model,
                 checkpoint,
                 device=device,
-                amp=amp_opt,
+                amp=amp,
                 flip_test=flip_test,
                 batch_size=batch_size,
             )
@@ -233,7 +235,7 @@ def infer(
             from opencapbench.inference.detector import RTDetrPersonDetector
 
             state["detector"] = RTDetrPersonDetector(
-                detector, device=device, score_threshold=det_threshold, amp=amp_opt
+                detector, device=device, score_threshold=det_threshold, amp=amp
             )
         return state["detector"]
 
@@ -267,7 +269,7 @@ def infer(
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
             report.error = f"{type(exc).__name__}: {exc}"
             log.error("%s: %s", name, report.error)
-            if isinstance(exc, ModelNotAvailableError | UnknownModelError):
+            if isinstance(exc, ModelNotAvailableError | UnknownModelError | ModelIntegrityError):
                 fatal = "the model could not be loaded"  # no later input can succeed
     _write_summary(out_dir, reports)
     failed = [r for r in reports if not r.ok]

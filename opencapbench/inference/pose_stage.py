@@ -132,10 +132,11 @@ def run_pose_stage(
     def get_detector() -> PersonDetector:
         if "detector" not in loaded:
             if detector is None or isinstance(detector, str | os.PathLike):
-                from opencapbench.inference.detector import DEFAULT_DETECTOR, RTDetrPersonDetector
+                from opencapbench.inference.catalog import DEFAULT_DETECTOR
+                from opencapbench.inference.detector import RTDetrPersonDetector
 
                 loaded["detector"] = RTDetrPersonDetector(
-                    detector or DEFAULT_DETECTOR,
+                    detector or DEFAULT_DETECTOR.repo_id,
                     device=device,
                     score_threshold=det_threshold,
                     amp=amp,
