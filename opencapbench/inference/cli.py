@@ -214,31 +214,18 @@ def infer(
         from opencapbench.inference.models import default_batch_size
 
         batch_size = default_batch_size(device, amp)
-    state: dict = {}
+    from opencapbench.inference.models import LazyModels
 
-    def get_model():
-        if "model" not in state:
-            from opencapbench.inference.models import load_pose_model
-
-            state["model"] = load_pose_model(
-                model,
-                checkpoint,
-                device=device,
-                amp=amp,
-                flip_test=flip_test,
-                batch_size=batch_size,
-            )
-        return state["model"]
-
-    def get_detector():
-        if "detector" not in state:
-            from opencapbench.inference.detector import RTDetrPersonDetector
-
-            state["detector"] = RTDetrPersonDetector(
-                detector, device=device, score_threshold=det_threshold, amp=amp
-            )
-        return state["detector"]
-
+    models = LazyModels(
+        model,
+        detector,
+        checkpoint,
+        device=device,
+        amp=amp,
+        flip_test=flip_test,
+        batch_size=batch_size,
+        det_threshold=det_threshold,
+    )
     settings = InferSettings(
         out_dir=out_dir,
         model_label=str(model),
@@ -264,7 +251,7 @@ def infer(
             report.error = f"not processed: {fatal}"
             continue
         try:
-            report.outputs = _process_one(name, spec, settings, get_model, get_detector, report)
+            report.outputs = _process_one(name, spec, settings, models, report)
             report.ok = True
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
             report.error = f"{type(exc).__name__}: {exc}"
@@ -282,9 +269,7 @@ def infer(
         sys.exit(1)
 
 
-def _process_one(
-    name: str, spec, st: InferSettings, get_model, get_detector, report: InputReport
-) -> list[str]:
+def _process_one(name: str, spec, st: InferSettings, models, report: InputReport) -> list[str]:
     """Run one input and write its outputs; returns the paths written."""
     from opencapbench.inference import outputs
     from opencapbench.inference.models import keypoint_set_name
@@ -295,8 +280,8 @@ def _process_one(
 
     source = open_source(name, spec)
     file_boxes = _boxes_for(st.boxes, name, st.single_input)
-    pose_model = get_model()
-    det = None if file_boxes is not None else get_detector()
+    pose_model = models.pose
+    det = None if file_boxes is not None else models.detector
     options = PipelineOptions(
         det_interval=st.det_interval,
         max_persons=st.max_persons,
@@ -322,7 +307,7 @@ def _process_one(
     meta = {"model": st.model_label, "boxes": "file" if file_boxes is not None else "detector"}
     written = [outputs.write_json(result, out_dir / f"{name}.keypoints.json", meta)]
     written.append(outputs.write_table(result, out_dir / f"{name}.keypoints", st.table_fmt))
-    written.append(result.to_keypoints2d().save(out_dir / f"{name}.npz"))
+    written.append(result.save(out_dir / f"{name}.npz"))
     if st.openpose:
         outputs.write_openpose(result, out_dir / f"{name}_json", name)
         written.append(out_dir / f"{name}_json")

@@ -12,6 +12,7 @@ Every model returned has ``keypoint_names``, ``flip_indices``, ``input_size (w, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -34,7 +35,14 @@ from opencapbench.keypoints import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MODELS", "PoseEstimator", "keypoint_set_name", "list_models", "load_pose_model"]
+__all__ = [
+    "MODELS",
+    "LazyModels",
+    "PoseEstimator",
+    "keypoint_set_name",
+    "list_models",
+    "load_pose_model",
+]
 
 
 class PoseEstimator(Protocol):
@@ -204,6 +212,57 @@ def load_pose_model(
         f"unknown pose model {str(model)!r}: use one of {list_models()}, an MMPose config .py "
         f"(with --checkpoint), or a ViTPose folder with config.json"
     )
+
+
+class LazyModels:
+    """The pose model and person detector of one run, each loaded once, on first use.
+
+    Args:
+        model: a loaded pose model, or anything :func:`load_pose_model` takes.
+        detector: a loaded detector (``detect(images)``), an RT-DETR repository id or folder,
+            or None for the default RT-DETR (:data:`~opencapbench.inference.catalog.DEFAULT_DETECTOR`).
+        checkpoint, device, amp, flip_test, batch_size: for :func:`load_pose_model`.
+        det_threshold: detector score threshold (detector given by name).
+    """
+
+    def __init__(
+        self,
+        model: PoseEstimator | str | os.PathLike | ModelEntry,
+        detector: Any = None,
+        checkpoint: str | os.PathLike | None = None,
+        device: str = "cpu",
+        amp: str | None = None,
+        flip_test: bool = True,
+        batch_size: int | None = None,
+        det_threshold: float = 0.5,
+    ) -> None:
+        self.model_spec, self.detector_spec = model, detector
+        self.checkpoint, self.device, self.amp = checkpoint, device, parse_precision(amp)
+        self.flip_test, self.batch_size, self.det_threshold = flip_test, batch_size, det_threshold
+
+    @functools.cached_property
+    def pose(self) -> PoseEstimator:
+        spec = self.model_spec
+        if not isinstance(spec, str | os.PathLike | ModelEntry):
+            return spec
+        return load_pose_model(
+            spec, self.checkpoint, self.device, self.amp, self.flip_test, self.batch_size
+        )
+
+    @functools.cached_property
+    def detector(self) -> Any:
+        spec = self.detector_spec
+        if spec is not None and not isinstance(spec, str | os.PathLike):
+            return spec
+        from opencapbench.inference.catalog import DEFAULT_DETECTOR
+        from opencapbench.inference.detector import RTDetrPersonDetector
+
+        return RTDetrPersonDetector(
+            spec or DEFAULT_DETECTOR.repo_id,
+            device=self.device,
+            score_threshold=self.det_threshold,
+            amp=self.amp,
+        )
 
 
 def keypoint_set_name(model: PoseEstimator) -> str:
