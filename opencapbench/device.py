@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
+
+import click
 
 from opencapbench.errors import OCBError
 
@@ -71,3 +74,21 @@ def autocast(device: Any, precision: str | None) -> contextlib.AbstractContextMa
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if name == "bf16" else torch.float16
     return torch.autocast(device_type=kind, dtype=dtype)
+
+
+def device_options(func: Callable) -> Callable:
+    """The ``--device`` (default auto) and ``--amp`` options of every command that runs a model;
+    the command receives ``device`` (unresolved: call :func:`resolve_device`) and ``amp``."""
+    func = click.option(
+        "--amp",
+        type=click.Choice(PRECISIONS),
+        default="none",
+        show_default=True,
+        help="Autocast precision: bf16 (CPU with AVX512-BF16/AMX, or CUDA) or fp16 (CUDA).",
+    )(func)
+    return click.option(
+        "--device",
+        default="auto",
+        show_default=True,
+        help="torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:N.",
+    )(func)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from opencapbench.device import PRECISIONS, resolve_device
+from opencapbench.device import device_options, resolve_device
 from opencapbench.inference.boxes_file import FileBoxes
 from opencapbench.inference.catalog import DEFAULT_DETECTOR, DEFAULT_MODEL, list_models
 from opencapbench.inference.errors import (
@@ -99,19 +99,7 @@ def _boxes_for(boxes: Path | None, name: str, single: bool) -> FileBoxes | None:
     show_default=True,
     help="Output folder.",
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:N.",
-)
-@click.option(
-    "--amp",
-    type=click.Choice(PRECISIONS),
-    default="none",
-    show_default=True,
-    help="Autocast precision: bf16/fp16 on CUDA, bf16 on CPU (fast with AVX512-BF16/AMX).",
-)
+@device_options
 @click.option(
     "--detector",
     default=DEFAULT_DETECTOR.repo_id,

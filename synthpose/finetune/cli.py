@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from opencapbench.device import PRECISIONS
+from opencapbench.device import device_options
 
 
 @click.command(
@@ -40,19 +40,7 @@ from opencapbench.device import PRECISIONS
     "dir's last checkpoint, or from CHECKPOINT.",
 )
 @click.option("--load-from", default=None, help="Initialise the model from this checkpoint.")
-@click.option(
-    "--amp",
-    type=click.Choice(PRECISIONS),
-    default="none",
-    show_default=True,
-    help="Mixed precision: bf16 (CPU with AVX512-BF16/AMX, or CUDA) or fp16 (CUDA, loss scaling).",
-)
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (CUDA when visible), cpu (hides the GPUs from this process) or cuda.",
-)
+@device_options
 @click.option(
     "--launcher",
     type=click.Choice(["none", "pytorch", "slurm"]),
