@@ -51,6 +51,18 @@ def parse_precision(precision: str | None) -> str:
     return name
 
 
+def check_precision(device: Any, precision: str | None) -> str:
+    """The canonical name of ``precision`` once it is known to run on ``device``.
+
+    Raises:
+        PrecisionError: unknown ``precision``, or "fp16" on CPU (no CPU fp16 autocast).
+    """
+    name = parse_precision(precision)
+    if name == "fp16" and str(device).split(":")[0] == "cpu":
+        raise PrecisionError("fp16 autocast needs CUDA; use --amp bf16 on CPU")
+    return name
+
+
 def autocast(device: Any, precision: str | None) -> contextlib.AbstractContextManager:
     """``torch.autocast`` for ``precision`` on ``device`` (a name or ``torch.device``).
 
@@ -61,14 +73,12 @@ def autocast(device: Any, precision: str | None) -> contextlib.AbstractContextMa
     Raises:
         PrecisionError: unknown ``precision``, or "fp16" on CPU.
     """
-    name = parse_precision(precision)
+    name = check_precision(device, precision)
     if name == "none":
         return contextlib.nullcontext()
     import torch
 
     kind = torch.device(device).type
-    if kind == "cpu" and name == "fp16":
-        raise PrecisionError("fp16 autocast needs CUDA; use --amp bf16 on CPU")
     if kind not in ("cuda", "cpu"):
         log.info("no autocast on device %s: running in float32", kind)
         return contextlib.nullcontext()

@@ -22,3 +22,11 @@ def test_autocast_on_cpu_runs_matmul_in_bf16_and_refuses_fp16() -> None:
         assert (a @ a).dtype == torch.float32
     with pytest.raises(PrecisionError, match="fp16 autocast needs CUDA"):
         autocast("cpu", "fp16")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_autocast_on_cuda_runs_fp16_and_bf16() -> None:
+    a = torch.ones(4, 4, device="cuda")
+    for precision, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
+        with autocast("cuda", precision):
+            assert (a @ a).dtype == dtype

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from opencapbench.device import device_options, resolve_device
+from opencapbench.device import check_precision, device_options, resolve_device
 from opencapbench.inference.boxes_file import FileBoxes
 from opencapbench.inference.catalog import DEFAULT_DETECTOR, DEFAULT_MODEL, list_models
 from opencapbench.inference.errors import (
@@ -198,6 +198,7 @@ def infer(
 
     jobs = collect_inputs(inputs)
     device = resolve_device(device)
+    amp = check_precision(device, amp)  # before any model is loaded
     if batch_size is None:
         from opencapbench.inference.models import default_batch_size
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
-from opencapbench.device import autocast, parse_precision, resolve_device
+from opencapbench.device import check_precision, resolve_device
 from opencapbench.errors import OCBError
 from opencapbench.pose.checkpoint import load_checkpoint_file
 
@@ -135,10 +135,9 @@ def set_amp(cfg: Config, device: str, precision: str) -> None:
     """Train under ``precision`` (:func:`opencapbench.device.autocast`'s policy): mmengine's
     ``AmpOptimWrapper`` on CUDA (dynamic loss scaling for fp16), the toolkit's
     ``AutocastOptimWrapper`` on CPU (bf16 only)."""
-    precision = parse_precision(precision)
+    precision = check_precision(device, precision)
     if precision == "none":
         return
-    autocast(device, precision)  # refuses what the device cannot run (fp16 on CPU)
     ow = cfg.optim_wrapper
     if device.startswith("cuda"):
         ow.type = "AmpOptimWrapper"
