@@ -89,7 +89,7 @@ def is_cached(store_file: Path, video: Path) -> bool:
 def run_pose_stage(
     videos: list[VideoJob],
     store_root: str | os.PathLike,
-    model: PoseEstimator | str | os.PathLike | ModelEntry,
+    model: PoseEstimator | str | os.PathLike | ModelEntry | LazyModels,
     detector: PersonDetector | str | None = None,
     options: PipelineOptions | None = None,
     device: str = "cpu",
@@ -105,7 +105,9 @@ def run_pose_stage(
         videos: the camera videos (see :class:`VideoJob`).
         store_root: keypoint store folder (``<out>/keypoints``).
         model: a loaded pose model, or a name/config/entry for :func:`load_pose_model`
-            (loaded only if some video needs computing).
+            (loaded only if some video needs computing), or a :class:`LazyModels` shared by
+            several calls (e.g. one per trial; ``detector`` and the loading options are then
+            its own).
         detector: a detector, an RT-DETR repo id / folder, or None for the default RT-DETR.
         options: pipeline settings (default: detection every 4 frames, one subject).
         device, amp, checkpoint: for models given by name (see :class:`LazyModels`).
@@ -125,8 +127,12 @@ def run_pose_stage(
     opts = options or PipelineOptions(progress=progress)
     report = PoseStageReport()
     start = time.perf_counter()
-    models = LazyModels(
-        model, detector, checkpoint, device=device, amp=amp, det_threshold=det_threshold
+    models = (
+        model
+        if isinstance(model, LazyModels)
+        else LazyModels(
+            model, detector, checkpoint, device=device, amp=amp, det_threshold=det_threshold
+        )
     )
 
     for job in tqdm(videos, unit="video", desc="pose", disable=not progress):
