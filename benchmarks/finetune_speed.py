@@ -95,7 +95,8 @@ def write_random_dataset(
 def bench_config(args, data_root: Path, metainfo: dict, amp: bool, work_dir: Path):
     from synthpose.finetune.runner import build_config
 
-    cfg = build_config(args.config, work_dir=work_dir, amp="bf16" if amp else "none")
+    precision = ("fp16" if args.device == "cuda" else "bf16") if amp else "none"
+    cfg = build_config(args.config, work_dir=work_dir, amp=precision, device=args.device)
     cfg.model.backbone.init_cfg = None  # weights do not matter for speed; no download
     cfg.model.head.out_channels = metainfo["num_keypoints"]
     pipeline = cfg.train_dataloader.dataset.get("pipeline") or cfg.get("train_pipeline")
