@@ -36,6 +36,9 @@ __all__ = [
     "plot_trial_curves",
     "plot_dof_errors",
     "plot_bland_altman",
+    "trial_curves_figure",
+    "dof_errors_figure",
+    "bland_altman_figure",
 ]
 
 #: formats of the summary figures (the PNG at ``SUMMARY_DPI``)
@@ -129,6 +132,19 @@ def plot_trial_curves(
     normalised: bool = False,
     dpi: int = CURVE_DPI,
 ) -> Path:
+    """Write :func:`trial_curves_figure` to ``path`` (its suffix picks the format)."""
+    fig = trial_curves_figure(pred, gt, shift_s, title, dofs, normalised)
+    return _save(fig, Path(path), dpi)
+
+
+def trial_curves_figure(
+    pred: pd.DataFrame,
+    gt: pd.DataFrame,
+    shift_s: float,
+    title: str = "",
+    dofs: Sequence[str] = OCB_DOFS,
+    normalised: bool = False,
+):
     """Mocap (solid) and time-aligned video (dashed) angles of one trial, one panel per DOF.
 
     Right side blue, left side vermillion, single DOFs black; the legend sits above the panels.
@@ -140,7 +156,9 @@ def plot_trial_curves(
         pred, gt: coordinate tables (:func:`~opencapbench.io.mot.read_mot`), radians or degrees.
         shift_s: the time shift of :func:`~opencapbench.benchmark.metrics.best_time_shift`;
             the prediction is drawn at ``t - shift_s``.
-        path: output image; its suffix picks the format.
+
+    Returns:
+        The matplotlib ``Figure`` (Agg canvas).
     """
     pred = to_degrees(pred)
     gt = to_degrees(gt)
@@ -200,7 +218,7 @@ def plot_trial_curves(
             f"{title}   (time shift {shift_s * 1000:.0f} ms)", fontsize=11,
             y=1.0 - 0.12 / fig.get_figheight(), va="top",
         )  # fmt: skip
-    return _save(fig, Path(path), dpi)
+    return fig
 
 
 def plot_trial(
@@ -252,13 +270,19 @@ def plot_dof_errors(
     dofs: Sequence[str] = OCB_DOFS,
     formats: Sequence[str] = SUMMARY_FORMATS,
 ) -> list[Path]:
+    """Write :func:`dof_errors_figure` as ``<out_stem>.<format>`` for each of ``formats``."""
+    return _save_summary(dof_errors_figure(per_trial, title, dofs), Path(out_stem), formats)
+
+
+def dof_errors_figure(
+    per_trial: Mapping[str, pd.DataFrame], title: str, dofs: Sequence[str] = OCB_DOFS
+):
     """Per-DOF error chart: one panel per metric, bars = mean over trials, every trial a dot.
 
     Args:
         per_trial: ``{"rmse": per_trial_rmse, "mae": per_trial_mae}`` tables of
             :func:`~opencapbench.benchmark.metrics.aggregate` (rows trials, columns DOFs +
             ``mean``), degrees.
-        out_stem: output path without suffix; one file per entry of ``formats``.
         title: the figure's title (run, camera set-up, number of trials).
 
     Whiskers are ±1 sample standard deviation over trials (clipped at 0, which the y-axis never
@@ -320,7 +344,7 @@ def plot_dof_errors(
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.79, 1.0 - 0.7 / h),
                fontsize=8.5, frameon=False)  # fmt: skip
     fig.suptitle(title, fontsize=11, y=1.0 - 0.15 / h, va="top")
-    return _save_summary(fig, Path(out_stem), formats)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,12 +359,18 @@ def plot_bland_altman(
     dofs: Sequence[str] = OCB_DOFS,
     formats: Sequence[str] = SUMMARY_FORMATS,
 ) -> tuple[list[Path], pd.DataFrame]:
+    """Write :func:`bland_altman_figure` as ``<out_stem>.<format>``; returns the paths and the
+    per-DOF statistics."""
+    fig, stats = bland_altman_figure(pairs, title, dofs)
+    return _save_summary(fig, Path(out_stem), formats), stats
+
+
+def bland_altman_figure(pairs: pd.DataFrame, title: str, dofs: Sequence[str] = OCB_DOFS):
     """Bland-Altman plot per DOF: video − mocap against their mean, every frame of every trial.
 
     Args:
         pairs: the concatenated :func:`~opencapbench.benchmark.metrics.aligned_pairs` of all
             trials (columns ``dof``, ``column``, ``reference``, ``predicted``), degrees.
-        out_stem: output path without suffix.
         title: the figure's title (run, camera set-up, number of trials).
 
     Right and left sides of a bilateral DOF are pooled (coloured apart); the solid line is the
@@ -348,7 +378,7 @@ def plot_bland_altman(
     differences).  The scatter is rasterised so the SVG and PDF stay small.
 
     Returns:
-        ``(paths, stats)``; ``stats`` has one row per DOF: ``bias``, ``sd``, ``loa_low``,
+        ``(figure, stats)``; ``stats`` has one row per DOF: ``bias``, ``sd``, ``loa_low``,
         ``loa_high``, ``n`` (degrees; ``n`` frames).
     """
     ncols = 4
@@ -410,4 +440,4 @@ def plot_bland_altman(
     fig.suptitle(title, fontsize=11, y=1.0 - 0.12 / h, va="top")
     stats_df = pd.DataFrame(rows).set_index("dof")
     stats_df["n"] = stats_df["n"].astype(np.int64)
-    return _save_summary(fig, Path(out_stem), formats), stats_df
+    return fig, stats_df

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from opencapbench.benchmark.metrics import OCB_DOFS, aggregate, aligned_pairs
 from opencapbench.io.atomic import atomic_write
 from opencapbench.report.diagnostics import cameras_used, diagnostics_tables, read_status
 from opencapbench.report.figures import (
+    SUMMARY_FORMATS,
     plot_bland_altman,
     plot_dof_errors,
     plot_trial,
@@ -206,6 +207,7 @@ def write_results(
     failures: pd.DataFrame | None,
     run: RunInfo,
     plots: bool = True,
+    formats: Sequence[str] = SUMMARY_FORMATS,
 ) -> dict[str, Path]:
     """Write the tables, figures, ``opencapbench_table.md``, ``report.md`` and ``report.html``.
 
@@ -219,6 +221,8 @@ def write_results(
         failures: trials that could not be scored (``subject, trial, stage, error, message``).
         run: the run's identity, configuration and output root (for ``status/`` diagnostics).
         plots: False skips every figure.
+        formats: file formats of the summary figures (the PNG is always written: the report
+            embeds it).
 
     Returns:
         name → path of every file written (figures as ``"<name>.<format>"``).
@@ -238,6 +242,7 @@ def write_results(
     used = cameras_used(status)
     diag = diagnostics_tables(status, per_trial)
     written: dict[str, Path] = {}
+    formats = ["png", *[f for f in formats if f != "png"]]
 
     # ---- tables
     if not per_trial.empty:
@@ -278,11 +283,12 @@ def write_results(
                 {m: tables[f"per_trial_{m}"] for m in ("rmse", "mae")},
                 out / "plots" / "dof_errors",
                 run.title("Joint-angle error per DOF", used),
+                formats=formats,
             )
         if not pairs.empty:
             figures["bland_altman"], ba_stats = plot_bland_altman(
                 pairs, out / "plots" / "bland_altman",
-                run.title("Bland–Altman, video − mocap, every frame", used),
+                run.title("Bland–Altman, video − mocap, every frame", used), formats=formats,
             )  # fmt: skip
             written["bland_altman_stats"] = write_table_csv(ba_stats, out / "bland_altman.csv")
         for name, paths in figures.items():
