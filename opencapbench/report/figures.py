@@ -412,9 +412,11 @@ def bland_altman_figure(pairs: pd.DataFrame, title: str, dofs: Sequence[str] = O
             half = max(abs(stats["loa_low"]), abs(stats["loa_high"]),
                        float(np.nanmax(np.abs(prd - ref))) if prd.size else 0.0, 1.0)  # fmt: skip
             ax.set_ylim(-1.1 * half, 1.1 * half)
-            ax.text(0.99, 0.97, f"bias {stats['bias']:+.2f}°\nLoA [{stats['loa_low']:+.2f}, "
+            # under the spines (zorder 2.5), so its box does not hide the frame
+            ax.text(0.975, 0.965, f"bias {stats['bias']:+.2f}°\nLoA [{stats['loa_low']:+.2f}, "
                     f"{stats['loa_high']:+.2f}]°", transform=ax.transAxes, ha="right", va="top",
-                    fontsize=7.5, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})  # fmt: skip
+                    fontsize=7.5, zorder=2.4,
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})  # fmt: skip
         else:
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center")
         ax.set_title(dof, fontsize=9)
