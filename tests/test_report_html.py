@@ -133,7 +133,9 @@ def test_diagnostics_sections_show_what_the_status_files_recorded(tmp_path) -> N
     warnings = pd.DataFrame([{"subject": "s1", "trial": "walking1", "message": "Cam1 skipped"}])
     run = RunInfo("modelY", cameras="Cam0,Cam2", n_trials=2, config="[markers]\nfilter_hz = 12.0\n",
                   out_dir=out, warnings=warnings)  # fmt: skip
-    write_results(out / "results", per_trial, None, {}, None, run, plots=False)
+    failures = pd.DataFrame([{"subject": "s1", "trial": "STS1", "stage": "markers",
+                              "error": "TriangulationFailedError", "message": "too few frames"}])  # fmt: skip
+    write_results(out / "results", per_trial, None, {}, failures, run, plots=False)
     page = Page((out / "results" / "report.html").read_text())
 
     for section in ("summary", "settings", "tables", "figures", "diagnostics", "diag-reprojection",
@@ -168,6 +170,9 @@ def test_diagnostics_sections_show_what_the_status_files_recorded(tmp_path) -> N
                                                                 "1.010", "0.980", "1.000"]  # fmt: skip
     assert page.table("table-diag-coverage")["coverage"].tolist() == ["0.875"]
     assert page.table("table-warnings")["message"].tolist() == ["Cam1 skipped"]
+    assert page.table("table-failures").iloc[0].tolist() == [
+        "s1", "STS1", "markers", "TriangulationFailedError", "too few frames"
+    ]  # fmt: skip
     assert not page.images and not page.external
 
 

@@ -371,14 +371,11 @@ def _html(
             continue
         table = tables[name]
         page.section(f"section-{name}", heading, level=3)
-        bold = None
-        if name.startswith(("per_trial", "per_subject", "per_activity")):
-            bold = None  # rows are not competitors
         links = None
         if name.startswith("per_trial") and curve_links:
             links = {k: v for k, v in curve_links.items() if k in table.index}
             page.text("Each trial links to its curves.")
-        page.table(f"table-{name}", table, digits=2, bold=bold, row_links=links)
+        page.table(f"table-{name}", table, digits=2, row_links=links)
     if "overall" in tables:
         page.section("section-published", "Beside the published OpenCapBench rows (RMSE)", 3)
         published = published_rmse()[dofs]
