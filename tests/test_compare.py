@@ -168,6 +168,13 @@ def test_camera_setups_and_duplicate_names(two_runs) -> None:
     assert mask.loc["3-cameras", "mean"].tolist() == (three == three.min()).tolist()
 
 
+def test_a_single_run_marks_nothing(two_runs) -> None:
+    run = load_run(two_runs[0])
+    tables = comparison_tables([run])
+    assert not comparison_marks("rmse", tables["rmse"], [run.name]).to_numpy().any()
+    assert paired_differences([run]).empty
+
+
 def test_a_folder_without_results_is_refused(tmp_path) -> None:
     with pytest.raises(RunResultsError, match=str(tmp_path)):
         load_run(tmp_path)

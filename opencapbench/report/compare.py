@@ -170,8 +170,10 @@ def comparison_tables(runs: Sequence[Run], with_published: bool = False) -> dict
 
 
 def comparison_marks(name: str, table: pd.DataFrame, run_names: Sequence[str]) -> pd.DataFrame:
-    """Best (lowest) value per column among the runs (published rows never compete); within
-    each activity or camera set-up for the grouped tables."""
+    """Best (lowest) value per column among the runs (published rows never compete; within
+    each activity or camera set-up for the grouped tables); nothing with a single run."""
+    if len(set(run_names)) < 2:
+        return pd.DataFrame(False, index=table.index, columns=table.columns)
     if isinstance(table.index, pd.MultiIndex):
         competing = [ix for ix in table.index if ix[-1] in set(run_names)]
         return best_mask(table, list(COLUMNS), rows=competing, group_level=0)
