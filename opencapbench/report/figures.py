@@ -109,14 +109,19 @@ def _style(dof: str, col: str) -> tuple[str, str]:
     return SINGLE, "single"
 
 
+#: (mocap, video) line widths; the right side is drawn wider and first, so a symmetric motion
+#: (left on top of right) still shows both sides
+_WIDTH = {"right": (2.4, 1.6), "left": (1.4, 1.1), "single": (1.8, 1.3)}
+
+
 def _legend_handles():
     from matplotlib.lines import Line2D
 
     return [
-        Line2D([], [], color=RIGHT, lw=1.8, label="mocap, right"),
-        Line2D([], [], color=RIGHT, lw=1.3, ls="--", label="video, right"),
-        Line2D([], [], color=LEFT, lw=1.8, label="mocap, left"),
-        Line2D([], [], color=LEFT, lw=1.3, ls="--", label="video, left"),
+        Line2D([], [], color=RIGHT, lw=_WIDTH["right"][0], label="mocap, right"),
+        Line2D([], [], color=RIGHT, lw=_WIDTH["right"][1], ls="--", label="video, right"),
+        Line2D([], [], color=LEFT, lw=_WIDTH["left"][0], label="mocap, left"),
+        Line2D([], [], color=LEFT, lw=_WIDTH["left"][1], ls="--", label="video, left"),
         Line2D([], [], color=SINGLE, lw=1.8, label="mocap (pelvis, lumbar)"),
         Line2D([], [], color=SINGLE, lw=1.3, ls="--", label="video (pelvis, lumbar)"),
     ]
@@ -187,14 +192,15 @@ def trial_curves_figure(
         ax = fig.add_subplot(nrows, ncols, i + 1)
         values = []
         for col in dof_columns(dof):
-            colour, _ = _style(dof, col)
+            colour, side = _style(dof, col)
+            lw_mocap, lw_video = _WIDTH[side]
             if col in gt.columns:
                 y = gt[col].to_numpy(dtype=float)
-                ax.plot(t_gt, y, color=colour, lw=1.8)
+                ax.plot(t_gt, y, color=colour, lw=lw_mocap)
                 values.append(y[np.isfinite(t_gt)])
             if col in pred.columns:
                 y = pred[col].to_numpy(dtype=float)
-                ax.plot(t_pred, y, color=colour, lw=1.3, ls="--")
+                ax.plot(t_pred, y, color=colour, lw=lw_video, ls="--")
                 values.append(y[np.isfinite(t_pred)])
         finite = np.concatenate(values) if values else np.array([])
         finite = finite[np.isfinite(finite)]
