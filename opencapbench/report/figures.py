@@ -9,6 +9,7 @@ Summary figures are written as SVG and PDF (vector; dense scatter points rasteri
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -68,6 +69,23 @@ def _figure(width: float, height: float):
 def _save(fig, path: Path, dpi: int) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=dpi, metadata=_metadata(path))
+    return path
+
+
+def _save_palette_png(fig, path: Path, dpi: int, colors: int = 128) -> Path:
+    """A PNG with an adaptive palette: line plots need few colours, and the file is about a
+    third of the RGBA one (per-trial curves are embedded in ``report.html``, one per trial)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    buf.seek(0)
+    with Image.open(buf) as im:
+        pal = im.convert("RGB").quantize(
+            colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+    with atomic_path(path) as tmp:
+        pal.save(tmp, format="PNG")
     return path
 
 
@@ -139,7 +157,10 @@ def plot_trial_curves(
 ) -> Path:
     """Write :func:`trial_curves_figure` to ``path`` (its suffix picks the format)."""
     fig = trial_curves_figure(pred, gt, shift_s, title, dofs, normalised)
-    return _save(fig, Path(path), dpi)
+    path = Path(path)
+    if path.suffix.lower() == ".png":
+        return _save_palette_png(fig, path, dpi)
+    return _save(fig, path, dpi)
 
 
 def trial_curves_figure(
