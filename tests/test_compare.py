@@ -35,30 +35,23 @@ COLUMNS = [*OCB_DOFS, "mean"]
 @pytest.fixture(scope="session")
 def two_runs(tmp_path_factory) -> tuple[Path, Path]:
     """Benchmark outputs of a noise-free and a noisy synthetic data set (same trials)."""
-    from functools import partial
-
-    from opencapbench.benchmark import report
     from opencapbench.benchmark.markers3d import MarkerSettings
     from opencapbench.benchmark.runner import BenchmarkConfig, run_benchmark
     from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 
     root = tmp_path_factory.mktemp("compare")
     outs = []
-    with pytest.MonkeyPatch.context() as mp:
-        # the comparison reads tables only: no figures, to keep the fixture quick
-        mp.setattr(report, "write_report", partial(report.write_report, plots=False))
-        for name, noise, dropout, filter_hz in (
-            ("clean", 0.0, 0.0, 0.0),
-            ("noisy", 2.0, 0.05, 12.0),
-        ):
-            data = root / f"data_{name}"
-            generate_synthetic_dataset(data, n_cameras=2, duration_s=1.0, noise_px=noise,
-                                       dropout=dropout, seed=7)  # fmt: skip
-            cfg = BenchmarkConfig(data_dir=data, out_dir=root / name, keypoint_store=data / "keypoints",
-                                  markers=MarkerSettings(filter_hz=filter_hz), workers=1)  # fmt: skip
-            outcome = run_benchmark(cfg)
-            assert outcome.failures.empty, outcome.failures.to_string()
-            outs.append(root / name)
+    # the comparison reads tables only: no figures, to keep the fixture quick
+    for name, noise, dropout, filter_hz in (("clean", 0.0, 0.0, 0.0), ("noisy", 2.0, 0.05, 12.0)):
+        data = root / f"data_{name}"
+        generate_synthetic_dataset(data, n_cameras=2, duration_s=1.0, noise_px=noise,
+                                   dropout=dropout, seed=7)  # fmt: skip
+        cfg = BenchmarkConfig(data_dir=data, out_dir=root / name, keypoint_store=data / "keypoints",
+                              markers=MarkerSettings(filter_hz=filter_hz), workers=1,
+                              plots=False)  # fmt: skip
+        outcome = run_benchmark(cfg)
+        assert outcome.failures.empty, outcome.failures.to_string()
+        outs.append(root / name)
     return outs[0], outs[1]
 
 

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from opencapbench.benchmark.metrics import OCB_DOFS, aggregate, dof_columns, dof_errors
-from opencapbench.benchmark.report import write_report
 from opencapbench.io.mot import write_mot
 from opencapbench.report import RunInfo, write_results
 from opencapbench.report.figures import trial_figure_paths
@@ -196,7 +195,7 @@ def test_report_with_nothing_scored(tmp_path) -> None:
     failures = pd.DataFrame(
         [{"subject": "s", "trial": "t", "stage": "markers", "error": "E", "message": "m"}]
     )
-    written = write_report(tmp_path, pd.DataFrame(), {}, {}, failures)
+    written = write_results(tmp_path, pd.DataFrame(), {}, {}, failures, RunInfo("run", n_trials=1))
     assert (tmp_path / "report.md").is_file() and "overall" not in written
     assert "0 trial(s) scored" in (tmp_path / "report.md").read_text()
     html = (tmp_path / "report.html").read_text()

@@ -26,6 +26,12 @@ from opencapbench.io.keypoint_store import Keypoints2D
 log = logging.getLogger(__name__)
 
 
+def _nanmedian(values: np.ndarray) -> float | None:
+    """Median of the finite values, None when there are none (JSON-friendly)."""
+    finite = values[np.isfinite(values)]
+    return round(float(np.median(finite)), 3) if finite.size else None
+
+
 @dataclass
 class TrialMarkers:
     """3D markers of one trial.
@@ -54,6 +60,7 @@ class TrialMarkers:
         """
         tri = self.triangulation
         valid = np.isfinite(tri.points3d[..., 0])
+        err = np.where(tri.used, tri.reproj_error, np.nan)  # (C, F, K) px
         return {
             "frames": int(tri.points3d.shape[0]),
             "triangulated_fraction": float(valid.mean()),
@@ -69,6 +76,12 @@ class TrialMarkers:
                     :5
                 ]
                 if n > 0
+            },
+            "median_reprojection_px_per_camera": {
+                cam: _nanmedian(err[c]) for c, cam in enumerate(self.camera_names)
+            },
+            "median_reprojection_px_per_keypoint": {
+                name: _nanmedian(err[:, :, k]) for k, name in enumerate(self.names)
             },
             "median_reprojection_px": float(
                 np.nanmedian(np.where(tri.used, tri.reproj_error, np.nan))

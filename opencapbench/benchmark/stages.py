@@ -87,10 +87,6 @@ def scores_path(cfg: BenchmarkConfig, trial: Trial) -> Path:
     return cfg.out_dir / "scores" / trial.subject / f"{trial.name}.csv"
 
 
-def curves_path(cfg: BenchmarkConfig, trial: Trial) -> Path:
-    return cfg.out_dir / "results" / "plots" / "curves" / f"{trial.subject}_{trial.name}.png"
-
-
 def ledger_path(cfg: BenchmarkConfig, item: Subject | Trial) -> Path:
     if isinstance(item, Subject):
         return cfg.out_dir / "status" / "_subjects" / f"{item.name}.json"
@@ -297,14 +293,15 @@ class PlotStage(Stage):
     def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
         import json
 
-        from opencapbench.benchmark.report import plot_trial_curves
-        from opencapbench.io.mot import read_mot
+        from opencapbench.report import RunInfo, curve_stem, plot_trial
 
         entry = json.loads(ledger_path(cfg, item).read_text())["score"]["info"]
-        out = curves_path(cfg, item)
-        pred, gt = read_mot(inputs["mot"]), read_mot(item.gt_mot)
-        plot_trial_curves(pred, gt, float(entry["shift_s"]), out, title=item.key)
-        return StageResult({"curves": out}, {})
+        run = RunInfo(cfg.run_name, cameras=cfg.cameras, n_trials=1)
+        paths = plot_trial(
+            inputs["mot"], item.gt_mot, float(entry["shift_s"]),
+            curve_stem(cfg.out_dir / "results", item.subject, item.name), run.title(item.key),
+        )  # fmt: skip
+        return StageResult({f"curves{i}": p for i, p in enumerate(paths)}, {})
 
 
 def default_stages(cfg: BenchmarkConfig) -> list[Stage]:
