@@ -136,6 +136,7 @@ class BenchmarkConfig:
             (the generic model scaled from the subject's ``static1`` trial).
         generic_model: the generic ``.osim`` of ``scale = "static"`` (e.g. LaiUhlrich2022);
             None for the built-in model.
+        name: the run's name in figure titles and comparisons (default: the output folder's).
     """
 
     data_dir: Path
@@ -155,6 +156,11 @@ class BenchmarkConfig:
     sync_max_offset_s: float = 0.5
     scale: str = "mocap"
     generic_model: Path | None = None
+    name: str = ""
+
+    @property
+    def run_name(self) -> str:
+        return self.name or self.out_dir.name
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
