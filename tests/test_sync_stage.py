@@ -83,6 +83,9 @@ def test_auto_sync_restores_the_synchronous_accuracy(datasets, tmp_path) -> None
         }
         assert frames == {info["frames"]}
         assert info["frames_before"] == truth["n_frames"][trial]
+        # the first kept frames show the same instant in every camera
+        starts = {c: f - true[c] for c, f in info["start_frames"].items()}
+        assert len(set(starts.values())) == 1 and min(info["start_frames"].values()) == 0
 
 
 def test_auto_sync_keeps_synchronous_data_as_it_is(datasets, tmp_path) -> None:

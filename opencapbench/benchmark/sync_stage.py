@@ -53,7 +53,7 @@ def synchronise_trial(
         ``(folder of the synchronised keypoints, info)``; ``info`` holds ``offsets_frames``
         (camera → offset against the reference camera, positive = the camera shows events
         later), ``reference``, ``frames_before`` (camera → frames), ``frames`` (common frames
-        kept) and ``reprojection_px`` (camera → RMS reprojection error at the chosen offset).
+        kept), ``start_frames`` (camera → its first kept frame, to re-cut the videos) and ``reprojection_px`` (camera → RMS reprojection error at the chosen offset).
 
     Raises:
         SyncError: different frame rates, or fewer than :data:`MIN_COMMON_FRAMES` shared.
@@ -61,7 +61,7 @@ def synchronise_trial(
     from opencapbench.benchmark.markers3d import track_and_clean
     from opencapbench.benchmark.trial_inputs import load_trial_inputs
     from opencapbench.geometry.projection import undistort_points
-    from opencapbench.geometry.sync import apply_offsets, estimate_offsets
+    from opencapbench.geometry.sync import apply_offsets, common_window, estimate_offsets
     from opencapbench.io.keypoint_store import Keypoints2D
 
     cameras, keypoints = load_trial_inputs(trial, cfg, keypoints_dir)
@@ -114,6 +114,9 @@ def synchronise_trial(
         "reference": ref,
         "frames_before": dict(zip(names, frames_before, strict=True)),
         "frames": n_common,
+        "start_frames": dict(
+            zip(names, common_window(frames_before, offsets)[0].tolist(), strict=True)
+        ),
         "reprojection_px": {
             n: round(float(e), 3) for n, e in zip(names, result.reprojection_px, strict=True)
             if np.isfinite(e)
