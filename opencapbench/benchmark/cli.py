@@ -14,6 +14,7 @@ import click
 from click.core import ParameterSource
 
 from opencapbench.benchmark.config import CAMERA_SETUPS, BenchmarkConfig, MarkerSettings
+from opencapbench.benchmark.shard import SHARD_HELP, ShardParam
 
 _MARKERS = MarkerSettings()
 
@@ -50,11 +51,15 @@ def _run_options(func):
     return func
 
 
-def _run_and_print(cfg: BenchmarkConfig) -> int:
-    from opencapbench.benchmark.report import format_table
+def _run_and_print(cfg: BenchmarkConfig, shard=None) -> int:
     from opencapbench.benchmark.runner import run_benchmark
 
-    outcome = run_benchmark(cfg)
+    return _print_outcome(run_benchmark(cfg, shard=shard))
+
+
+def _print_outcome(outcome) -> int:
+    from opencapbench.benchmark.report import format_table
+
     click.echo(
         "steps (run / reused): "
         + ", ".join(f"{name} {ran}/{reused}" for name, (ran, reused) in outcome.steps.items())
@@ -136,10 +141,15 @@ The keypoint set is read from the keypoint store; docs/benchmark.md has the deta
 @click.option("--trial", "trials", multiple=True, help="Only these trials (repeatable).")
 @click.option("--force", is_flag=True, help="Redo finished steps instead of resuming.")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Per-trial curve plots.")
+@click.option("--shard", type=ShardParam(), default=None, help=SHARD_HELP)
 @_run_options
 @click.pass_context
 def benchmark(
-    ctx: click.Context, data_dir: Path | None, config_file: Path | None, **options: Any
+    ctx: click.Context,
+    data_dir: Path | None,
+    config_file: Path | None,
+    shard=None,
+    **options: Any,
 ) -> None:
     """OpenCapBench on DATA_DIR (OpenCap LabValidation layout).
 
@@ -160,7 +170,7 @@ def benchmark(
             raise click.UsageError("give DATA_DIR or --config")
         defaults = {_CONFIG_KEYS.get(k, k): v for k, v in options.items()}
         cfg = BenchmarkConfig.from_dict(_nest({**defaults, **given}))
-    sys.exit(_run_and_print(cfg))
+    sys.exit(_run_and_print(cfg, shard))
 
 
 @click.command("make-synthetic")
@@ -237,3 +247,20 @@ def demo(out_dir: Path, noise_px: float, dropout: float, workers: int) -> None:
         keypoint_store=data_root / "keypoints", workers=workers,
     )  # fmt: skip
     sys.exit(_run_and_print(cfg))
+
+
+# ---------------------------------------------------------------------- sharded runs
+
+
+@click.command("merge")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def merge(out_dir: Path) -> None:
+    """Rebuild OUT_DIR/results from every trial's ledger, running no step.
+
+    For runs split with `ocb benchmark --shard I/N` into one output folder: run it after the
+    last shard (e.g. as a dependent SLURM job). See docs/cluster.md.
+    """
+    from opencapbench.benchmark.runner import _results
+    from opencapbench.benchmark.shard import merge_inputs
+
+    sys.exit(_print_outcome(_results(*merge_inputs(out_dir))))
