@@ -39,6 +39,7 @@ __all__ = [
     "merge_inputs",
     "select_shard",
     "shard_trials",
+    "shard_units",
 ]
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,21 @@ def path_size(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return 0
+
+
+def shard_units(root: Path, units: Sequence[str], shard: Shard) -> list[str]:
+    """The source files of ``shard`` (``ocb generate-dataset --shard I/N``), in input order.
+
+    Args:
+        root: the source's root folder (or single file); unit ``u`` is ``root / u``.
+        units: unit ids, e.g. paths relative to ``root``.
+        shard: this process's shard.
+    """
+    root = Path(root)
+    sizes = [path_size(root if root.is_file() else root / u) for u in units]
+    chosen = [units[i] for i in select_shard(list(units), sizes, shard)]
+    log.info("shard %s: %d of %d source files", shard, len(chosen), len(units))
+    return chosen
 
 
 # ---------------------------------------------------------------------- the benchmark

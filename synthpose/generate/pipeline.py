@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from opencapbench.benchmark.shard import Shard, shard_units
 from opencapbench.io.atomic import atomic_path
 from synthpose.generate.annotate import Annotator
 from synthpose.generate.body_model import BodyModelError, BodyModelSpec, SkinnedSMPLX, load_smplx
@@ -56,6 +57,9 @@ class GenerateOptions:
     crop_padding: float = 1.25
     min_keypoints: int = 1
     extra: dict = field(default_factory=dict)
+    #: ``--shard I/N``: process only this share of the source files (not in the fingerprint:
+    #: every shard's files merge into one output)
+    shard: Shard | None = None
 
     def fingerprint(self, ms: MarkerSet) -> dict:
         """Settings that change a shard's content (a shard made otherwise is redone)."""
@@ -187,6 +191,10 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
     ms = load_marker_set(opts.markers)
     gen = Generator(opts, ms)
     units = source.units()
+    failed_file = opts.out / "failed.json"
+    if opts.shard is not None:  # --shard I/N: this process's share (opencapbench shard.py)
+        units = shard_units(source.root, units, opts.shard)
+        failed_file = opts.out / f"failed.{opts.shard.index}-of-{opts.shard.count}.json"
     shard_dir = opts.out / "shards"
     failed: dict[str, str] = {}
     done = skipped = frames = annotations = 0
@@ -222,8 +230,8 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
         frames += shard["frames_read"]
         annotations += len(shard["annotations"])
     bar.close()
-    if failed or (opts.out / "failed.json").exists():
-        write_json(opts.out / "failed.json", failed)
+    if failed or failed_file.exists():
+        write_json(failed_file, failed)
     outputs = {}
     info = {"description": f"ocb generate-dataset ({source.kind})", "settings": fingerprint}
     for split_dir in sorted(p for p in shard_dir.glob("*") if p.is_dir()):
