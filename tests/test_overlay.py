@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from opencapbench.inference.overlay import (
     LEFT,
@@ -153,16 +154,25 @@ def test_markers_at_frames_interpolates_a_linear_motion_exactly() -> None:
     assert np.isnan(out[~inside]).all()
 
 
-def test_reprojected_trc_matches_the_synthetic_keypoints(tmp_path: Path) -> None:
-    from opencapbench.benchmark.synthetic import SESSION, generate_synthetic_dataset
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("synthetic")
+    return generate_synthetic_dataset(root, trials=("walking1",), n_cameras=3, duration_s=0.25,
+                                      progress=False)  # fmt: skip
+
+
+def test_reprojected_trc_matches_the_synthetic_keypoints(synthetic) -> None:
+    from opencapbench.benchmark.synthetic import SESSION
     from opencapbench.geometry.frames import placement_rotation
     from opencapbench.io.calibration import read_opencap_calibration
     from opencapbench.io.keypoint_store import Keypoints2D, store_path
     from opencapbench.io.session import read_session_metadata
     from opencapbench.io.trc import read_trc
 
-    info = generate_synthetic_dataset(tmp_path, trials=("walking1",), n_cameras=3,
-                                      duration_s=0.25, progress=False)  # fmt: skip
+    info = synthetic
+    tmp_path = info.root
     subject = tmp_path / "subject1"
     trc = read_trc(subject / "OpenSimData" / "Mocap" / "MarkerData" / "walking1.trc")
     meta = read_session_metadata(subject / "sessionMetadata.yaml")
@@ -195,3 +205,50 @@ def test_reprojection_video_draws_markers_on_blank_frames(tmp_path: Path) -> Non
     assert codec == "h264" and len(frames) == 5
     assert np.abs(frames[2][80, 120].astype(int) - (0, 255, 255)).max() < 40  # yellow marker
     assert frames[2][80, 126, 2] > 150  # the red error line towards the detection
+
+
+def test_overlay_markers_of_a_benchmark_trial(synthetic, tmp_path: Path) -> None:
+    from opencapbench.benchmark.config import BenchmarkConfig
+    from opencapbench.benchmark.reprojection_cli import overlay_markers
+    from opencapbench.benchmark.synthetic import SESSION
+    from opencapbench.io.keypoint_store import Keypoints2D, store_path
+    from opencapbench.io.trc import read_trc, write_trc
+
+    out = tmp_path / "run"
+    cfg = BenchmarkConfig(data_dir=synthetic.root, out_dir=out,
+                          keypoint_store=synthetic.keypoint_store)  # fmt: skip
+    (out / "results").mkdir(parents=True)
+    (out / "results" / "config.toml").write_text(cfg.to_toml())
+    runner = CliRunner()
+    missing = runner.invoke(overlay_markers, [str(out), "subject1/walking1"])
+    assert missing.exit_code == 1 and "walking1.trc does not exist" in str(missing.exception)
+    # the run's TRC: here the mocap markers, trimmed as a benchmark TRC may be (from 0.05 s)
+    gt = read_trc(synthetic.root / "subject1" / "OpenSimData" / "Mocap" / "MarkerData" /
+                  "walking1.trc")  # fmt: skip
+    keep = gt.times >= 0.05 - 1e-9
+    write_trc(out / "trc" / "subject1" / "walking1.trc", gt.times[keep], gt.marker_names,
+              gt.positions[keep], gt.rate_hz)  # fmt: skip
+    result = runner.invoke(overlay_markers, [str(out), "subject1/walking1"])
+    assert result.exit_code == 0, result.output
+    cam = synthetic.cameras[0]
+    video = out / "overlays" / "subject1" / "walking1" / f"{cam}.reprojection.mp4"
+    assert str(video) in result.output
+    codec, frames = _decode(video)
+    kp = Keypoints2D.load(store_path(synthetic.keypoint_store, "subject1", SESSION, "walking1",
+                                     cam))  # fmt: skip
+    assert codec == "h264" and len(frames) == len(kp.keypoints)
+    yellow = (0, 255, 255)
+    x, y = kp.keypoints[10, 0, KPS.index("r_knee")].round().astype(int)
+    assert np.abs(frames[10][y, x].astype(int) - yellow).max() < 40
+    # before the TRC starts only the 2D keypoints are drawn (white), no reprojection
+    x0, y0 = kp.keypoints[0, 0, KPS.index("r_knee")].round().astype(int)
+    assert np.abs(frames[0][y0, x0].astype(int) - yellow).max() > 100
+    assert frames[0][y0, x0].min() > 150
+
+
+def test_overlay_markers_names_a_bad_trial(tmp_path: Path) -> None:
+    from opencapbench.benchmark.errors import BenchmarkInputError
+    from opencapbench.benchmark.reprojection import write_trial_reprojection
+
+    with pytest.raises(BenchmarkInputError, match="SUBJECT/TRIAL"):
+        write_trial_reprojection(tmp_path, "walking1")

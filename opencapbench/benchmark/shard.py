@@ -36,6 +36,7 @@ __all__ = [
     "ShardError",
     "assign_shards",
     "finish_shard",
+    "load_run_config",
     "merge_inputs",
     "select_shard",
     "shard_trials",
@@ -270,17 +271,11 @@ def unsettled(
     return [t.key for t in trials if not _settled(cfg, t, by_name[t.subject])]
 
 
-def merge_inputs(
-    out_dir: str | Path,
-) -> tuple[BenchmarkConfig, list[Trial], list[Subject], dict[str, float]]:
-    """What rebuilding ``OUT/results`` from every ledger needs: the run's configuration, its
-    trials and subjects, and its timings (summed over shards).
-
-    The settings come from ``OUT/results/config.toml`` (written by every shard); the output
-    folder is ``out_dir`` whatever the file says, so a moved run folder still merges.
-    """
+def load_run_config(out_dir: str | Path) -> BenchmarkConfig:
+    """The settings of the ``ocb benchmark`` run in ``out_dir`` (``results/config.toml``,
+    written by every run and shard); the output folder is ``out_dir`` whatever the file says,
+    so a moved run folder still works."""
     from opencapbench.benchmark.config import BenchmarkConfig
-    from opencapbench.io.opencap_layout import discover_trials, list_subjects
 
     out_dir = Path(out_dir)
     config = out_dir / "results" / "config.toml"
@@ -288,7 +283,17 @@ def merge_inputs(
         raise ShardError(
             f"{config} does not exist: {out_dir} is not the output folder of an `ocb benchmark` run"
         )
-    cfg = BenchmarkConfig.from_toml(config, out_dir=out_dir)
+    return BenchmarkConfig.from_toml(config, out_dir=out_dir)
+
+
+def merge_inputs(
+    out_dir: str | Path,
+) -> tuple[BenchmarkConfig, list[Trial], list[Subject], dict[str, float]]:
+    """What rebuilding ``OUT/results`` from every ledger needs: the run's configuration
+    (:func:`load_run_config`), its trials and subjects, and its timings (summed over shards)."""
+    from opencapbench.io.opencap_layout import discover_trials, list_subjects
+
+    cfg = load_run_config(out_dir)
     trials = discover_trials(cfg.data_dir, cfg.subjects, cfg.trials, cfg.keypoint_store)
     subjects = list_subjects(cfg.data_dir, cfg.subjects)
     waiting = unsettled(cfg, trials, subjects)

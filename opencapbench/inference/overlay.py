@@ -408,13 +408,17 @@ def trial_reprojection_videos(
     at_frames = markers_at_frames(trc_times, trc_positions, n_frames, fps)
     written = []
     for cam in cameras:
-        frames = None
+        frames, size = None, cam.image_size
         video = (videos or {}).get(cam.name)
         if video is not None:
-            frames = (frame for _, frame in VideoSource(Path(video)))
+            source = VideoSource(Path(video))
+            frames, size = (frame for _, frame in source), source.image_size
+            if tuple(size) != tuple(cam.image_size):
+                log.warning("%s: video %s is %s px, its calibration %s px", cam.name, video,
+                            size, cam.image_size)  # fmt: skip
         target = Path(out_dir) / f"{cam.name}.reprojection.mp4"
         written.append(write_reprojection_video(
-            target, reproject_markers(at_frames, cam, to_opensim), fps, cam.image_size, frames,
+            target, reproject_markers(at_frames, cam, to_opensim), fps, size, frames,
             (detections or {}).get(cam.name), kps, labels,
         ))  # fmt: skip
         log.info("reprojection overlay: %s", target)
