@@ -203,8 +203,9 @@ def test_reprojection_video_draws_markers_on_blank_frames(tmp_path: Path) -> Non
     )
     codec, frames = _decode(path)
     assert codec == "h264" and len(frames) == 5
-    assert np.abs(frames[2][80, 120].astype(int) - (0, 255, 255)).max() < 40  # yellow marker
-    assert frames[2][80, 126, 2] > 150  # the red error line towards the detection
+    assert np.abs(frames[2][78, 118].astype(int) - LEFT).max() < 40  # a left marker: blue
+    assert frames[2][80, 127, 2] > 150  # the red error line towards the detection
+    assert frames[2][80, 130].min() > 150  # the detection: a white dot
 
 
 def test_overlay_markers_of_a_benchmark_trial(synthetic, tmp_path: Path) -> None:
@@ -237,13 +238,15 @@ def test_overlay_markers_of_a_benchmark_trial(synthetic, tmp_path: Path) -> None
     kp = Keypoints2D.load(store_path(synthetic.keypoint_store, "subject1", SESSION, "walking1",
                                      cam))  # fmt: skip
     assert codec == "h264" and len(frames) == len(kp.keypoints)
-    yellow = (0, 255, 255)
-    x, y = kp.keypoints[10, 0, KPS.index("r_knee")].round().astype(int)
-    assert np.abs(frames[10][y, x].astype(int) - yellow).max() < 40
-    # before the TRC starts only the 2D keypoints are drawn (white), no reprojection
+    # scale 2 at 720 x 1280: discs of radius 6 px, detection dots of radius 2 px
+    for name, color in (("r_knee", RIGHT), ("l_ankle", LEFT), ("sternum", (0, 255, 255))):
+        x, y = kp.keypoints[10, 0, KPS.index(name)].round().astype(int)
+        assert frames[10][y, x].min() > 200, name  # the detection, white, on its marker
+        assert np.abs(frames[10][y, x + 4].astype(int) - color).max() < 40, name  # the disc
+    # before the TRC starts only the 2D keypoints are drawn: white dots, no disc
     x0, y0 = kp.keypoints[0, 0, KPS.index("r_knee")].round().astype(int)
-    assert np.abs(frames[0][y0, x0].astype(int) - yellow).max() > 100
     assert frames[0][y0, x0].min() > 150
+    assert frames[0][y0, x0 + 4].max() < 40
 
 
 def test_overlay_markers_names_a_bad_trial(tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 reprojected into every camera's video, or onto black frames when the dataset has no video,
 each joined to the tracked 2D keypoint it was triangulated from.
 
-Where the yellow dots leave the white ones, triangulation, calibration or the frame rotation is
-off for that camera; the red lines are the reprojection errors.
+Discs are the reprojected markers (left blue, right orange, midline yellow), white dots the 2D
+keypoints, red lines the reprojection errors: where the white dots leave their discs,
+triangulation, calibration or the frame rotation is off for that camera.
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ def overlay_markers(run_dir: Path, trial: str, out: Path | None, labels: bool) -
     """Reproject the triangulated markers of TRIAL (SUBJECT/TRIAL) of the benchmark run in
     RUN_DIR into every camera's video (black frames when there is no video).
 
-    Yellow: the 3D markers (TRC) reprojected; white: the tracked 2D keypoints they were
-    triangulated from; red: the reprojection error between them. One H.264 .mp4 per camera.
+    Discs: the 3D markers (TRC) reprojected (left blue, right orange, midline yellow); white
+    dots: the tracked 2D keypoints they were triangulated from; red lines: the reprojection
+    errors. One H.264 .mp4 per camera.
     """
     from opencapbench.benchmark.reprojection import write_trial_reprojection
 

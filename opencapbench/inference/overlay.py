@@ -4,7 +4,7 @@ score and labelled; written as a browser-playable H.264 video or as images.
 
 Also the diagnostic overlay of a benchmark trial: its triangulated 3D markers (TRC, OpenSim
 frame) reprojected into each camera (:func:`reproject_markers`) and drawn over the video, with a
-line from each reprojection to the 2D detection it came from.
+line from each reprojection to the 2D detection it came from (:func:`draw_reprojection`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ MID = (0, 220, 0)  # green: midline COCO points and links
 _MARKER_MID = (255, 0, 255)  # magenta: midline anatomical markers
 _BOX = (0, 255, 255)
 _WHITE = (255, 255, 255)
-_REPROJ = (0, 255, 255)  # yellow: reprojected 3D markers
+_REPROJ = (0, 255, 255)  # yellow: reprojected midline 3D markers
 
 _LEFT_PREFIXES = ("left_", "l_", "lshoulder")
 _RIGHT_PREFIXES = ("right_", "r_", "rshoulder")
@@ -300,8 +300,10 @@ def draw_reprojection(
     sides: np.ndarray | None = None,
     names: Iterable[str] | None = None,
 ) -> np.ndarray:
-    """Draw reprojected markers (yellow-filled circles, outline by side) on a copy of ``frame``,
-    each joined by a red line to its 2D detection (a white dot) when given.
+    """Draw reprojected markers on a copy of ``frame``: discs coloured by side (left blue,
+    right orange, midline yellow), the 2D detection of each as a white dot on top, and a red
+    line between them (the reprojection error). A white dot in the middle of its disc is a
+    marker that agrees with its detection.
 
     Args:
         frame: (H, W, 3) uint8 BGR.
@@ -314,24 +316,23 @@ def draw_reprojection(
     scale = max(1, round(max(frame.shape[:2]) / 640))
     m = len(reprojected)
     sides = np.zeros(m, np.int8) if sides is None else np.asarray(sides)
-    edges = _side_colors(sides, _WHITE)
+    colors = _side_colors(sides, _REPROJ)
     labels = list(names) if names is not None else None
     ok_r = np.isfinite(reprojected).all(axis=1)
     ok_d = np.isfinite(detected).all(axis=1) if detected is not None else np.zeros(m, bool)
     r = np.nan_to_num(reprojected).round().astype(np.int32)
     d = np.nan_to_num(detected).round().astype(np.int32) if detected is not None else r
-    for i in range(m):
-        if ok_r[i] and ok_d[i]:
-            cv2.line(out, tuple(r[i].tolist()), tuple(d[i].tolist()), (0, 0, 255), 1, cv2.LINE_AA)
-        if ok_d[i]:
-            cv2.circle(out, tuple(d[i].tolist()), scale, _WHITE, -1, cv2.LINE_AA)
-        if ok_r[i]:
-            cv2.circle(out, tuple(r[i].tolist()), 3 * scale, _REPROJ, -1, cv2.LINE_AA)
-            cv2.circle(out, tuple(r[i].tolist()), 3 * scale, edges[i], 1, cv2.LINE_AA)
-            if labels is not None:
-                cv2.putText(out, labels[i], (int(r[i, 0]) + 4 * scale, int(r[i, 1]) - 2 * scale),
-                            cv2.FONT_HERSHEY_SIMPLEX, 0.3 * scale, _REPROJ, 1,
-                            cv2.LINE_AA)  # fmt: skip
+    for i in np.flatnonzero(ok_r):
+        cv2.circle(out, tuple(r[i].tolist()), 3 * scale, colors[i], -1, cv2.LINE_AA)
+    for i in np.flatnonzero(ok_r & ok_d):
+        cv2.line(out, tuple(r[i].tolist()), tuple(d[i].tolist()), (0, 0, 255), scale, cv2.LINE_AA)
+    for i in np.flatnonzero(ok_d):
+        cv2.circle(out, tuple(d[i].tolist()), scale, _WHITE, -1, cv2.LINE_AA)
+    if labels is not None:
+        for i in np.flatnonzero(ok_r):
+            cv2.putText(out, labels[i], (int(r[i, 0]) + 4 * scale, int(r[i, 1]) - 2 * scale),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.3 * scale, colors[i], 1,
+                        cv2.LINE_AA)  # fmt: skip
     return out
 
 
