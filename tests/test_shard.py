@@ -72,45 +72,62 @@ def test_bad_sizes_are_refused() -> None:
 # ---------------------------------------------------------------------- a sharded benchmark
 
 
-@pytest.mark.slow
-def test_three_shards_give_the_tables_of_one_run(tmp_path: Path) -> None:
-    from opencapbench.benchmark.cli import benchmark, merge
+TRIALS = ("walking1", "squats1", "STS1")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
     from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 
-    root = tmp_path / "data"
+    root = tmp_path_factory.mktemp("shard_data")
     generate_synthetic_dataset(
-        root, subjects=2, trials=("walking1", "squats1", "STS1"), n_cameras=2,
-        duration_s=0.5, noise_px=1.0, seed=4, progress=False,
+        root, subjects=2, trials=TRIALS, n_cameras=2, duration_s=0.5, noise_px=1.0, seed=4,
+        progress=False,
     )  # fmt: skip
+    return root
+
+
+def _args(root: Path, out: Path, *extra: str) -> list[str]:
+    return [str(root), "-o", str(out), "--keypoints", str(root / "keypoints"), "-j", "1",
+            "--no-plots", *extra]  # fmt: skip
+
+
+def _tables(out: Path) -> dict[str, pd.DataFrame]:
+    return {n: pd.read_csv(out / "results" / n) for n in ("overall.csv", "per_trial.csv")}
+
+
+@pytest.fixture(scope="module")
+def single(dataset: Path, tmp_path_factory) -> dict[str, pd.DataFrame]:
+    from opencapbench.benchmark.cli import benchmark
+
+    out = tmp_path_factory.mktemp("single")
+    result = CliRunner().invoke(benchmark, _args(dataset, out), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    tables = _tables(out)
+    scored = tables["per_trial.csv"][["subject", "trial"]].drop_duplicates()
+    assert len(scored) == 2 * len(TRIALS)
+    return tables
+
+
+@pytest.mark.slow
+def test_three_shards_give_the_tables_of_one_run(dataset: Path, single, tmp_path: Path) -> None:
+    from opencapbench.benchmark.cli import benchmark, merge
+
     runner = CliRunner()
-
-    def run(out: Path, *extra: str) -> None:
-        args = [str(root), "-o", str(out), "--keypoints", str(root / "keypoints"), "-j", "1",
-                "--no-plots", *extra]  # fmt: skip
-        result = runner.invoke(benchmark, args, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-
-    run(tmp_path / "single")
     sharded = tmp_path / "sharded"
     assigned: list[str] = []
     for i in range(3):
-        run(sharded, "--shard", f"{i}/3")
+        result = runner.invoke(benchmark, _args(dataset, sharded, "--shard", f"{i}/3"),
+                               catch_exceptions=False)  # fmt: skip
+        assert result.exit_code == 0, result.output
         record = json.loads((sharded / "status" / "_shards" / f"{i}-of-3.json").read_text())
         assigned += record["trials"]
         if i < 2:  # other shards' trials are missing: no tables yet
             assert not (sharded / "results" / "per_trial.csv").exists()
-    assert sorted(assigned) == sorted(
-        f"subject{s}/{t}" for s in (1, 2) for t in ("walking1", "squats1", "STS1")
-    )
+    assert sorted(assigned) == sorted(f"subject{s}/{t}" for s in (1, 2) for t in TRIALS)
     assert all(len(json.loads(p.read_text())["trials"]) == 2
                for p in (sharded / "status" / "_shards").glob("*.json"))  # fmt: skip
-
-    def tables(out: Path) -> dict[str, pd.DataFrame]:
-        return {n: pd.read_csv(out / "results" / n) for n in ("overall.csv", "per_trial.csv")}
-
-    single = tables(tmp_path / "single")
-    assert len(single["per_trial.csv"]) > 0
-    for name, frame in tables(sharded).items():  # built by the last shard, without a merge
+    for name, frame in _tables(sharded).items():  # built by the last shard, without a merge
         pd.testing.assert_frame_equal(frame, single[name], obj=name)
 
     # `ocb merge` rebuilds the same tables from the ledgers alone
@@ -118,7 +135,29 @@ def test_three_shards_give_the_tables_of_one_run(tmp_path: Path) -> None:
         (sharded / "results" / name).unlink()
     result = runner.invoke(merge, [str(sharded)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    for name, frame in tables(sharded).items():
+    for name, frame in _tables(sharded).items():
+        pd.testing.assert_frame_equal(frame, single[name], obj=name)
+
+
+@pytest.mark.slow
+def test_concurrent_shards_in_one_folder_then_merge(dataset: Path, single, tmp_path: Path) -> None:
+    """Two shards running at the same time, as array tasks do, then the merge job."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "concurrent"
+    cmd = [sys.executable, "-m", "opencapbench.cli", "-q", "benchmark"]
+    procs = [subprocess.Popen([*cmd, *_args(dataset, out, "--shard", f"{i}/2")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for i in range(2)]  # fmt: skip
+    for proc in procs:
+        output = proc.communicate(timeout=600)[0]
+        assert proc.returncode == 0, output
+    from opencapbench.benchmark.cli import merge
+
+    result = CliRunner().invoke(merge, [str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for name, frame in _tables(out).items():
         pd.testing.assert_frame_equal(frame, single[name], obj=name)
 
 

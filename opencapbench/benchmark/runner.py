@@ -256,8 +256,9 @@ def run_benchmark(
 
         trials = shard_trials(all_trials, cfg, shard)
         subjects = {k: s for k, s in subjects.items() if any(t.subject == k for t in trials)}
-    for folder in ("trc", "ik", "scores", "status", "models", "results"):
-        remove_stale_temp_files(cfg.out_dir / folder)
+    else:  # a shard leaves them: the temporary files may be another shard's, being written
+        for folder in ("trc", "ik", "scores", "status", "models", "results"):
+            remove_stale_temp_files(cfg.out_dir / folder)
     _write_config(cfg)
 
     start = time.perf_counter()
