@@ -91,7 +91,10 @@ class VideoWriter:
 
         w, h = self.size
         self._padded = (w + w % 2, h + h % 2)
-        self._container = av.open(str(self._tmp), mode="w", format="mp4")
+        # faststart: the index goes first, so a browser starts playing before the end arrives
+        self._container = av.open(
+            str(self._tmp), mode="w", format="mp4", options={"movflags": "+faststart"}
+        )
         rate = Fraction(fps).limit_denominator(1001)
         self._stream = self._container.add_stream("libx264", rate=rate)
         self._stream.width, self._stream.height = self._padded
