@@ -124,6 +124,10 @@ def test_three_shards_give_the_tables_of_one_run(dataset: Path, single, tmp_path
         assigned += record["trials"]
         if i < 2:  # other shards' trials are missing: no tables yet
             assert not (sharded / "results" / "per_trial.csv").exists()
+            assert "this shard's trials" in result.output
+            assert f"ocb merge {sharded}" in result.output
+        else:
+            assert "all trials" in result.output
     assert sorted(assigned) == sorted(f"subject{s}/{t}" for s in (1, 2) for t in TRIALS)
     assert all(len(json.loads(p.read_text())["trials"]) == 2
                for p in (sharded / "status" / "_shards").glob("*.json"))  # fmt: skip

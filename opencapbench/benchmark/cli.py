@@ -65,7 +65,8 @@ def _print_outcome(outcome) -> int:
         + ", ".join(f"{name} {ran}/{reused}" for name, (ran, reused) in outcome.steps.items())
     )
     if outcome.tables:
-        click.echo("\nJoint-angle error per DOF (degrees, left/right averaged, all trials):")
+        which = "all trials" if outcome.whole_run else "this shard's trials"
+        click.echo(f"\nJoint-angle error per DOF (degrees, left/right averaged, {which}):")
         click.echo(format_table(outcome.tables["overall"]))
     if not outcome.warnings.empty:
         click.echo(
@@ -78,7 +79,13 @@ def _print_outcome(outcome) -> int:
                 f"  {row.subject}/{row.session}/{row.trial} [{row.stage}] {row.error}: {row.message}",
                 err=True,
             )
-    click.echo(f"\nTables and plots: {outcome.results_dir}")
+    if outcome.whole_run:
+        click.echo(f"\nTables and plots: {outcome.results_dir}")
+    else:
+        click.echo(
+            f"\nOther shards' trials are not finished: the last shard to finish writes the tables to "
+            f"{outcome.results_dir}, or run `ocb merge {outcome.results_dir.parent}` after them."
+        )
     return 1 if not outcome.failures.empty else 0
 
 

@@ -63,6 +63,9 @@ class BenchmarkOutcome:
     results_dir: Path
     #: stage → (items run in this run, items reused from an earlier run)
     steps: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: False for a shard that was not the last: the tables cover its own trials only and
+    #: nothing was written to ``results/``
+    whole_run: bool = True
 
 
 class _Scheduler:
@@ -291,6 +294,7 @@ def run_benchmark(
             subjects = {s.name: s for s in list_subjects(cfg.data_dir, cfg.subjects)}
     outcome = _results(cfg, trials, list(subjects.values()), timings, write=write)
     outcome.steps = {name: (ran, reused) for name, (ran, reused) in scheduler.counts.items()}
+    outcome.whole_run = write
     return outcome
 
 
