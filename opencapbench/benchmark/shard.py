@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import numpy as np
 
 from opencapbench.errors import OCBError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from opencapbench.benchmark.config import BenchmarkConfig
     from opencapbench.io.opencap_layout import Subject, Trial
 
@@ -115,6 +116,8 @@ def assign_shards(keys: Sequence[Hashable], sizes: Sequence[float], count: int) 
     Returns:
         (n,) int array, the shard index in ``[0, count)`` of each item, in the input order.
     """
+    import numpy as np  # here, not at the top: `ocb benchmark --help` stays light
+
     if count < 1:
         raise ShardError(f"the number of shards must be >= 1, got {count}")
     if len(keys) != len(sizes):
@@ -140,7 +143,7 @@ def assign_shards(keys: Sequence[Hashable], sizes: Sequence[float], count: int) 
 
 def select_shard(keys: Sequence[Hashable], sizes: Sequence[float], shard: Shard) -> list[int]:
     """Positions (in input order) of the items that belong to ``shard``."""
-    return np.flatnonzero(assign_shards(keys, sizes, shard.count) == shard.index).tolist()
+    return [i for i, s in enumerate(assign_shards(keys, sizes, shard.count)) if s == shard.index]
 
 
 def path_size(path: Path) -> int:
