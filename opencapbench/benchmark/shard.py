@@ -276,8 +276,11 @@ def unsettled(
 
 def load_run_config(out_dir: str | Path) -> BenchmarkConfig:
     """The settings of the ``ocb benchmark`` run in ``out_dir`` (``results/config.toml``,
-    written by every run and shard); the output folder is ``out_dir`` whatever the file says,
-    so a moved run folder still works."""
+    written by every run and shard), with ``out_dir`` as its output folder.
+
+    Relative paths in the file (and in the ledgers) are relative to the directory the run was
+    started from: run the merge from there too (a SLURM job does, by default).
+    """
     from opencapbench.benchmark.config import BenchmarkConfig
 
     out_dir = Path(out_dir)
