@@ -55,6 +55,7 @@ def test_corrupt_video_fails_named_while_good_one_is_processed(
         "infer", str(inputs["bad"]), str(inputs["good"]),
         "-m", str(TINY_HRNET), "--detector", str(inputs["rtdetr"]), "--det-threshold", "0",
         "--det-interval", "2", "--overlay", "video", "--table", "csv", "-o", str(out), "--no-progress",
+        "--kpt-thr", "0.1", "--overlay-color", "score", "--pose2sim-config", str(out / "skel.toml"),
     ]  # fmt: skip
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1, res.output
@@ -69,6 +70,8 @@ def test_corrupt_video_fails_named_while_good_one_is_processed(
     assert doc["num_frames"] == store.num_frames == 6 and doc["keypoint_set"] == "coco17"
     assert len(list((out / "walk_json").glob("walk_*.json"))) == 6
     assert VideoSource(out / "walk.overlay.mp4").num_frames == 6
+    skeleton = (out / "skel.toml").read_text()  # the model's coco17 points, for Pose2Sim
+    assert all(f"id = {i}\n" in skeleton for i in range(17)) and "id = 17\n" not in skeleton
     # the three outputs carry the same numbers
     kp_json = np.array([[p["keypoints"] for p in f["people"]] for f in doc["frames"]], dtype=float)
     np.testing.assert_allclose(kp_json, store.keypoints, atol=1e-3)

@@ -40,6 +40,10 @@ class InferSettings:
     table_fmt: str
     openpose: bool
     progress: bool
+    kpt_thr: float = 0.3
+    overlay_low: str = "hide"
+    overlay_color: str = "side"
+    overlay_labels: bool = False
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -141,6 +145,34 @@ def _boxes_for(boxes: Path | None, name: str, single: bool) -> FileBoxes | None:
     help="Also write frames with the skeleton drawn.",
 )
 @click.option(
+    "--kpt-thr",
+    type=click.FloatRange(0, 1),
+    default=0.3,
+    show_default=True,
+    help="Overlay: keypoints scoring below this are hidden (or hollow, --overlay-low).",
+)
+@click.option(
+    "--overlay-low",
+    type=click.Choice(["hide", "hollow"]),
+    default="hide",
+    show_default=True,
+    help="Overlay: how keypoints below --kpt-thr are drawn.",
+)
+@click.option(
+    "--overlay-color",
+    type=click.Choice(["side", "score"]),
+    default="side",
+    show_default=True,
+    help="Overlay: colour by body side, or by score (red to green).",
+)
+@click.option("--overlay-labels", is_flag=True, help="Overlay: write each keypoint's name.")
+@click.option(
+    "--pose2sim-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the Pose2Sim Config.toml skeleton of the model's keypoint set here.",
+)
+@click.option(
     "--table",
     "table_fmt",
     type=click.Choice(["auto", "csv", "parquet"]),
@@ -172,6 +204,11 @@ def infer(
     flip_test: bool,
     batch_size: int | None,
     overlay: str,
+    kpt_thr: float,
+    overlay_low: str,
+    overlay_color: str,
+    overlay_labels: bool,
+    pose2sim_config: Path | None,
     table_fmt: str,
     openpose: bool,
     progress: bool,
@@ -216,6 +253,10 @@ def infer(
         table_fmt=table_fmt,
         openpose=openpose,
         progress=progress,
+        kpt_thr=kpt_thr,
+        overlay_low=overlay_low,
+        overlay_color=overlay_color,
+        overlay_labels=overlay_labels,
     )
     ledgers: list[Ledger] = []
     taken: set[str] = set()
@@ -244,6 +285,13 @@ def infer(
         ledger.mark_done("infer", fp, written, {"source": _source_label(spec), **info},
                          rec.messages)  # fmt: skip
     _write_summary(out_dir, ledgers, jobs)
+    if pose2sim_config is not None and any(lg.is_done("infer") for lg in ledgers):
+        from opencapbench.inference.models import keypoint_set_name
+        from opencapbench.io.pose2sim_config import write_pose2sim_skeleton
+        from opencapbench.keypoints import get_keypoint_set
+
+        kps = get_keypoint_set(keypoint_set_name(models.pose))
+        click.echo(f"Pose2Sim skeleton: {write_pose2sim_skeleton(kps, pose2sim_config)}")
     failures = failures_table(ledgers)
     if not failures.empty or (out_dir / "failures.csv").exists():
         from opencapbench.io.atomic import atomic_path
@@ -283,7 +331,7 @@ def _process_one(name: str, spec, st: InferSettings, models) -> tuple[dict[str, 
     """Run one input and write its outputs; returns the paths written and what to record."""
     from opencapbench.inference import outputs
     from opencapbench.inference.models import keypoint_set_name
-    from opencapbench.inference.overlay import OverlayWriter
+    from opencapbench.inference.overlay import OverlayStyle, OverlayWriter
     from opencapbench.inference.pipeline import PipelineOptions, run_pose
     from opencapbench.inference.video import open_source
     from opencapbench.keypoints import get_keypoint_set
@@ -305,7 +353,10 @@ def _process_one(name: str, spec, st: InferSettings, models) -> tuple[dict[str, 
         kps = get_keypoint_set(keypoint_set_name(pose_model))
         as_images = st.overlay == "images"
         target = out_dir / (f"{name}_overlay" if as_images else f"{name}.overlay.mp4")
-        sink = OverlayWriter(target, kps, source.fps, source.image_size, as_images=as_images)
+        style = OverlayStyle(st.kpt_thr, st.overlay_low, st.overlay_color, st.overlay_labels)
+        sink = OverlayWriter(
+            target, kps, source.fps, source.image_size, as_images=as_images, style=style
+        )
     try:
         result = run_pose(
             source, pose_model, detector=det, file_boxes=file_boxes, options=options, sink=sink
