@@ -148,6 +148,9 @@ The keypoint set is read from the keypoint store; docs/benchmark.md has the deta
 @click.option("--trial", "trials", multiple=True, help="Only these trials (repeatable).")
 @click.option("--force", is_flag=True, help="Redo finished steps instead of resuming.")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Per-trial curve plots.")
+@click.option("--toml-frame", type=click.Choice(["pose2sim", "checkerboard"]), default=None,
+              help="World frame of a session's calibration.toml that does not state it "
+              "([metadata] world_frame): pose2sim (Z up) or checkerboard (OpenCap's board).")  # fmt: skip
 @click.option("--shard", type=ShardParam(), default=None, help=SHARD_HELP)
 @_run_options
 @click.pass_context

@@ -123,6 +123,8 @@ class BenchmarkConfig:
         max_shift_s: time-alignment search window for scoring.
         plots: draw per-trial curve plots.
         name: the run's name in figure titles and comparisons (default: the output folder's).
+        toml_frame: world frame of a session's ``calibration.toml`` (``pose2sim`` or
+            ``checkerboard``) when the file does not state it; empty: the file must.
     """
 
     data_dir: Path
@@ -139,6 +141,7 @@ class BenchmarkConfig:
     max_shift_s: float = 0.4
     plots: bool = True
     name: str = ""
+    toml_frame: str = ""
 
     @property
     def run_name(self) -> str:
@@ -151,6 +154,11 @@ class BenchmarkConfig:
         self.subjects = tuple(self.subjects)
         self.trials = tuple(self.trials)
         _check_range("workers", self.workers, 1, None)
+        self.toml_frame = self.toml_frame or ""
+        if self.toml_frame not in ("", "pose2sim", "checkerboard"):
+            raise ConfigError(
+                f"toml_frame must be pose2sim or checkerboard, not {self.toml_frame!r}"
+            )
         _check_range("max_shift_s", self.max_shift_s, 0.0, None)
         if self.cameras != "all" and self.cameras not in CAMERA_SETUPS:
             names = [c.strip() for c in self.cameras.split(",") if c.strip()]

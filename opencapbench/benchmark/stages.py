@@ -293,7 +293,8 @@ class PlotStage(Stage):
     def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
         import json
 
-        from opencapbench.report import RunInfo, curve_stem, plot_trial
+        from opencapbench.report import RunInfo, plot_trial
+        from opencapbench.report.results import curve_stem
 
         entry = json.loads(ledger_path(cfg, item).read_text())["score"]["info"]
         run = RunInfo(cfg.run_name, cameras=cfg.cameras, n_trials=1)
