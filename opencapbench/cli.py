@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "convert-calibration": "opencapbench.io.cli:convert_calibration",
     "compare": "opencapbench.report.cli:compare",
     "merge": "opencapbench.benchmark.cli:merge",
+    "fetch-models": "opencapbench.inference.fetch_cli:fetch_models",
     "overlay-markers": "opencapbench.benchmark.reprojection_cli:overlay_markers",
     "pose2sim-skeleton": "opencapbench.io.pose2sim_cli:pose2sim_skeleton",
 }
@@ -38,6 +39,7 @@ SHORT_HELP: dict[str, str] = {
     "import-keypoints": "Import OpenPose/Pose2Sim JSON or OpenCap pickles into the keypoint store.",
     "convert-calibration": "Convert OpenCap calibration pickles <-> Pose2Sim/AniPose TOML.",
     "compare": "Compare benchmark runs: the paper's table (Markdown, CSV, LaTeX).",
+    "fetch-models": "Download the pose models and the detector once, for offline machines.",
     "merge": "Rebuild a benchmark's results from every ledger (after --shard runs).",
     "overlay-markers": "Reproject a trial's triangulated markers into each camera (video).",
     "pose2sim-skeleton": "Write a Pose2Sim Config.toml skeleton for a keypoint set.",
