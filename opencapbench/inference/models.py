@@ -99,7 +99,9 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def list_models() -> list[str]:
-    return sorted(MODELS)
+    from opencapbench.inference.rtmpose import RTMPOSE_MODELS  # RTMPose ONNX hook
+
+    return sorted(MODELS) + sorted(RTMPOSE_MODELS)
 
 
 def default_batch_size(device: str | Any, amp: str | None = None) -> int:
@@ -201,6 +203,16 @@ def load_pose_model(
         ModelNotAvailableError: a registered model's files are not cached and cannot be
             downloaded (the message says what to download and where).
     """
+    # --- RTMPose/RTMW ONNX back-end (opencapbench.inference.rtmpose): registered rtm* names
+    # and local .onnx files; returns None for anything else ---
+    from opencapbench.inference.rtmpose import load_rtmpose
+
+    onnx_model = load_rtmpose(
+        model, device=device, flip_test=flip_test, batch_size=batch_size, amp=amp
+    )
+    if onnx_model is not None:
+        return onnx_model
+    # --- end of the RTMPose hook ---
     if batch_size is None:
         batch_size = default_batch_size(device, amp)
     opts = {"amp": amp, "flip_test": flip_test, "batch_size": batch_size}
@@ -234,7 +246,7 @@ def load_pose_model(
         return _load_mmpose(path, checkpoint, device, **opts)
     raise UnknownModelError(
         f"unknown pose model {name!r}: use one of {list_models()}, an MMPose config .py "
-        f"(with --checkpoint), or a ViTPose folder with config.json"
+        f"(with --checkpoint), a ViTPose folder with config.json, or an RTMPose/RTMW .onnx file"
     )
 
 
