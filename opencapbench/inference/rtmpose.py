@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from opencapbench.inference.errors import InferenceError, ModelNotAvailableError, UnknownModelError
@@ -38,8 +37,9 @@ from opencapbench.keypoints import (
     list_keypoint_sets,
     register_keypoint_set,
 )
-from opencapbench.pose.codecs.simcc import decode_simcc, flip_simcc
-from opencapbench.pose.transforms.warp import bbox_xyxy2cs, fix_aspect_ratio, get_warp_matrix
+
+# cv2, torch (through opencapbench.pose) and onnxruntime are imported on use: the model
+# registry below is read by `ocb infer --help`
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +220,8 @@ def rtmpose_center_scale(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Centres (N, 2) px and crop sizes (N, 2) px (w, h) of xyxy ``boxes (N, >=4)``: padded,
     then widened to the aspect ratio of ``input_size (w, h)`` (MMPose's RTMPose pipeline)."""
+    from opencapbench.pose.transforms.warp import bbox_xyxy2cs, fix_aspect_ratio
+
     center, scale = bbox_xyxy2cs(np.asarray(boxes, np.float32)[:, :4], padding)
     return center, fix_aspect_ratio(scale, input_size[0] / input_size[1])
 
@@ -348,6 +350,10 @@ class RTMPoseEstimator:
 
     def _crops(self, images: list[np.ndarray], bboxes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
         """BGR uint8 crops (N, h, w, 3), centres (N, 2) and crop sizes (N, 2) px of all boxes."""
+        import cv2
+
+        from opencapbench.pose.transforms.warp import get_warp_matrix
+
         w, h = self.input_size
         crops, centers, scales = [], [], []
         for image, boxes in zip(images, bboxes, strict=True):
@@ -367,6 +373,8 @@ class RTMPoseEstimator:
     def predict_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """SimCC vectors ``simcc_x (N, K, W*s)``, ``simcc_y (N, K, H*s)`` of BGR uint8 crops
         ``(N, h, w, 3)`` (flip-averaged with ``flip_test``)."""
+        from opencapbench.pose.codecs.simcc import flip_simcc
+
         x = (crops[..., ::-1].astype(np.float32) - self._mean) / self._std
         x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
         if self.flip_test:
@@ -396,6 +404,8 @@ class RTMPoseEstimator:
             images: BGR uint8 images ``(H, W, 3)``.
             bboxes: per image ``(N_i, 4)`` (or ``(N_i, 5)`` with score) xyxy boxes in px.
         """
+        from opencapbench.pose.codecs.simcc import decode_simcc
+
         k = len(self.keypoint_names)
         counts = [len(_box_array(b)) for b in bboxes]
         crops, centers, scales = self._crops(images, bboxes)
