@@ -30,6 +30,7 @@ Usage::
     python benchmarks/pose_gpu.py                    # CUDA if present, else the CPU part
     python benchmarks/pose_gpu.py --no-compile       # skip torch.compile (saves minutes)
     python benchmarks/pose_gpu.py --frames 600       # longer videos
+    python benchmarks/pose_gpu.py --cudnn-benchmark  # let cuDNN pick its fastest kernels
 """
 
 from __future__ import annotations
@@ -502,6 +503,11 @@ def main() -> None:
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
     ap.add_argument("--skip-vitpose", action="store_true")
     ap.add_argument("--skip-e2e", action="store_true")
+    ap.add_argument(
+        "--cudnn-benchmark",
+        action="store_true",
+        help="torch.backends.cudnn.benchmark = True (the pipeline itself leaves it off)",
+    )
     ap.add_argument("--hrnet-checkpoint", type=Path, default=None, help="real HRNet weights")
     ap.add_argument("--vitpose-folder", type=Path, default=None, help="real ViTPose folder")
     args = ap.parse_args()
@@ -510,12 +516,14 @@ def main() -> None:
     if not on_gpu:  # the reduced CPU part: one timed call of 2 crops per row
         args.batches, args.warmup, args.iters = [2], 0, 1
     if on_gpu:
+        torch.backends.cudnn.benchmark = args.cudnn_benchmark
         name = torch.cuda.get_device_name(device)
         peaks = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
         print(
             f"device {name}; dense peak TFLOP/s fp32/tf32/bf16: "
             f"{'/'.join(f'{p:g}' for p in peaks) if peaks else 'unknown (no % of peak)'}; "
-            f"torch {torch.__version__}, CUDA {torch.version.cuda}"
+            f"torch {torch.__version__}, CUDA {torch.version.cuda}, "
+            f"cudnn.benchmark {torch.backends.cudnn.benchmark}"
         )
     else:
         name = "cpu"
