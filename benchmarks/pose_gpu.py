@@ -170,14 +170,14 @@ class Row:
     def line(self) -> str:
         pct = "" if np.isnan(self.peak_frac) else f"{100 * self.peak_frac:6.1f}%"
         return (
-            f"{self.model:10s} {self.config:30s} {self.batch:5d} {self.crops_s:10.1f} "
+            f"{self.model:10s} {self.config:32s} {self.batch:5d} {self.crops_s:10.1f} "
             f"{pct:>8s} {self.mem_gb:8.2f} {self.max_px:9.3f} {self.p99_px:9.3f} "
             f"{self.hm_err:9.2e}  {self.note}"
         )
 
 
 HEADER = (
-    f"{'model':10s} {'config':30s} {'batch':>5s} {'crops/s':>10s} {'of peak':>8s} "
+    f"{'model':10s} {'config':32s} {'batch':>5s} {'crops/s':>10s} {'of peak':>8s} "
     f"{'mem GB':>8s} {'max px':>9s} {'p99 px':>9s} {'heat err':>9s}"
 )
 
