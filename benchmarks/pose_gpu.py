@@ -52,7 +52,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pose_speed import W48_CONFIG, OracleBoxDetector, build_detector_folder  # noqa: E402
 
-from opencapbench.inference.detector import RTDetrPersonDetector, autocast_context  # noqa: E402
+from opencapbench.inference.detector import RTDetrPersonDetector  # noqa: E402
 from opencapbench.inference.models import BoundPoseModel  # noqa: E402
 from opencapbench.inference.pipeline import PipelineOptions, run_pose  # noqa: E402
 from opencapbench.inference.testing import (  # noqa: E402
@@ -227,25 +227,13 @@ def hrnet_variant(base: PoseModel, cfg: Config, device: torch.device) -> PoseMod
     return model
 
 
-@contextlib.contextmanager
-def precision(cfg: Config, device: torch.device) -> Iterator[None]:
-    """TF32 switch of ``cfg``, and on CPU its autocast (on CUDA ``PoseModel`` takes ``dtype``)."""
-    with tf32(cfg.tf32):
-        if device.type == "cpu":
-            with autocast_context(device, cfg.amp):
-                yield
-        else:
-            yield
-
-
 def hrnet_predict(model: PoseModel, cfg: Config, device: torch.device, batch: int):
     """``predict_bboxes(images, boxes) -> [(kp, sc)]`` with the flip test under ``cfg``."""
 
     def call(images, boxes):
-        with precision(cfg, device):
-            amp_arg = cfg.amp if device.type == "cuda" else None
+        with tf32(cfg.tf32):
             return model.predict_bboxes(
-                images, boxes, flip_test=True, dtype=amp_arg, batch_size=batch
+                images, boxes, flip_test=True, precision=cfg.amp or "none", batch_size=batch
             )
 
     return call
@@ -275,12 +263,12 @@ def bench_hrnet(args, device: torch.device, on_gpu: bool, name: str) -> list[Row
         if cfg.compile and args.no_compile:
             continue
         model = hrnet_variant(base, cfg, device)
-        amp_arg = cfg.amp if device.type == "cuda" else None
+        amp_arg = cfg.amp or "none"
         # precision check on the same crops: keypoints (image px) and heatmaps vs fp32
         crops_eval, _, scale_eval, _ = model.crop([frame], [boxes])
-        with precision(cfg, device), torch.inference_mode():
+        with tf32(cfg.tf32), torch.inference_mode():
             heat = model.heatmaps(
-                crops_eval.to(device), flip_test=True, dtype=amp_arg, batch_size=len(boxes)
+                crops_eval.to(device), flip_test=True, precision=amp_arg, batch_size=len(boxes)
             )
             kp_crop, _ = model.codec.decode_torch(heat)
         kp = kp_crop.float().cpu().numpy() * (scale_eval[:, None, :1] / w)  # image px
@@ -296,9 +284,9 @@ def bench_hrnet(args, device: torch.device, on_gpu: bool, name: str) -> list[Row
                 crops = crops.to(device)
 
                 def call(crops=crops, batch=batch, cfg=cfg, model=model, amp_arg=amp_arg):
-                    with precision(cfg, device):
+                    with tf32(cfg.tf32):
                         return model.predict_crops(
-                            crops, flip_test=True, dtype=amp_arg, batch_size=batch
+                            crops, flip_test=True, precision=amp_arg, batch_size=batch
                         )
 
                 row.crops_s, row.mem_gb = rate(call, device, batch, args.warmup, args.iters)

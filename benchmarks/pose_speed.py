@@ -38,7 +38,9 @@ import cv2
 import numpy as np
 import torch
 
-from opencapbench.inference.detector import RTDetrPersonDetector, autocast_context
+from opencapbench.device import autocast
+from opencapbench.inference.catalog import MODELS
+from opencapbench.inference.detector import RTDetrPersonDetector
 from opencapbench.inference.models import BoundPoseModel, default_batch_size
 from opencapbench.inference.pipeline import PipelineOptions, run_pose
 from opencapbench.inference.testing import person_box, write_synthetic_video
@@ -49,7 +51,7 @@ from opencapbench.pose.transforms.warp import bbox_xyxy2cs, fix_aspect_ratio, ge
 
 REPO = Path(__file__).resolve().parents[1]
 SPEED_PX = 6.0  # synthetic person's speed, px per frame
-W48_CONFIG = REPO / "configs" / "pose" / "td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py"
+W48_CONFIG = MODELS["synthpose-hrnet48"].config_path
 
 
 # ------------------------------------------------------------------------------ naive path
@@ -69,7 +71,7 @@ def naive_predict(
     x = torch.from_numpy(crop).to(model.device).permute(2, 0, 1)[None].float()
     x = model._normalise(x)
     est = model.estimator
-    with autocast_context(model.device, amp):
+    with autocast(model.device, amp):
         heat = est._forward(x).float()
         heat_flip = est._forward(x.flip(-1)).float()
     heat = (heat + flip_heatmaps(heat_flip, model.flip_indices, model.shift_heatmap)) * 0.5

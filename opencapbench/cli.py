@@ -21,6 +21,10 @@ COMMANDS: dict[str, str] = {
     "demo": "opencapbench.benchmark.cli:demo",
     "import-keypoints": "opencapbench.io.cli:import_keypoints",
     "convert-calibration": "opencapbench.io.cli:convert_calibration",
+    "compare": "opencapbench.report.cli:compare",
+    "merge": "opencapbench.benchmark.cli:merge",
+    "overlay-markers": "opencapbench.benchmark.reprojection_cli:overlay_markers",
+    "pose2sim-skeleton": "opencapbench.io.pose2sim_cli:pose2sim_skeleton",
 }
 
 #: one-line help shown by ``ocb --help`` without importing the command's module.
@@ -33,6 +37,10 @@ SHORT_HELP: dict[str, str] = {
     "demo": "Generate a synthetic dataset and benchmark it end to end (no downloads).",
     "import-keypoints": "Import OpenPose/Pose2Sim JSON or OpenCap pickles into the keypoint store.",
     "convert-calibration": "Convert OpenCap calibration pickles <-> Pose2Sim/AniPose TOML.",
+    "compare": "Compare benchmark runs: the paper's table (Markdown, CSV, LaTeX).",
+    "merge": "Rebuild a benchmark's results from every ledger (after --shard runs).",
+    "overlay-markers": "Reproject a trial's triangulated markers into each camera (video).",
+    "pose2sim-skeleton": "Write a Pose2Sim Config.toml skeleton for a keypoint set.",
 }
 
 
@@ -60,6 +68,9 @@ class LazyGroup(click.Group):
                 raise
             click.echo(f"error: {type(err).__name__}: {err}", err=True)
             sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: finished steps are recorded; run again to resume", err=True)
+            sys.exit(130)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SHORT_HELP[name]) for name in self.list_commands(ctx)]

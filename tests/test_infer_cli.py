@@ -115,3 +115,48 @@ def test_unknown_model_is_a_clear_error(inputs: dict[str, Path], tmp_path: Path)
     )
     assert res.exit_code == 1
     assert "unknown pose model 'no-such-model'" in res.output and "synthpose-hrnet48" in res.output
+
+
+def test_fp16_on_cpu_and_out_of_range_numbers_are_refused_up_front(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    base = ["infer", str(inputs["good"]), "-o", str(tmp_path / "o"), "--no-progress"]
+    res = CliRunner().invoke(main, [*base, "--device", "cpu", "--amp", "fp16"])
+    assert res.exit_code == 1 and "fp16 autocast needs CUDA" in res.output
+    assert not (tmp_path / "o").exists()  # refused before any input was processed
+    for bad in (["--det-threshold", "1.5"], ["--det-interval", "0"], ["--batch-size", "-1"]):
+        res = CliRunner().invoke(main, [*base, *bad])
+        assert res.exit_code == 2 and bad[0] in res.output, bad
+
+
+def test_unreadable_image_and_short_video_are_recorded_and_a_rerun_resumes(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"shot{i}.png"), draw_person(i, SIZE))
+    (folder / "shot1.png").write_bytes(b"not a png")  # one unreadable image
+    full = write_synthetic_video(tmp_path / "long.avi", 12, SIZE, fourcc="MJPG")
+    short = tmp_path / "short.avi"
+    short.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # header says 12 frames
+    header_frames = VideoSource(short).num_frames
+    out = tmp_path / "out"
+    args = ["infer", str(folder), str(short), "-m", str(TINY_HRNET), "--detector",
+            str(inputs["rtdetr"]), "--det-threshold", "0", "-o", str(out), "--no-progress"]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "2/2 inputs processed (0 reused" in res.output
+    shots = Keypoints2D.load(out / "shots.npz")
+    assert shots.num_frames == 3
+    assert np.isnan(shots.keypoints[1]).all() and (shots.scores[1] == 0).all()
+    summary = {r["name"]: r for r in json.loads((out / "summary.json").read_text())["inputs"]}
+    assert any("shot1.png" in w for w in summary["shots"]["warnings"])
+    decoded = Keypoints2D.load(out / "short.npz").num_frames
+    assert header_frames == 12 and 0 < decoded < 12
+    assert summary["short"]["frames"] == decoded
+    assert any(f"counts 12 frames but {decoded} decode" in w for w in summary["short"]["warnings"])
+    stamp = (out / "short.npz").stat().st_mtime_ns
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "(2 reused" in again.output, again.output
+    assert (out / "short.npz").stat().st_mtime_ns == stamp

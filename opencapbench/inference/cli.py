@@ -5,34 +5,24 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from opencapbench.device import resolve_device
+from opencapbench.device import check_precision, device_options, resolve_device
 from opencapbench.inference.boxes_file import FileBoxes
+from opencapbench.inference.catalog import DEFAULT_DETECTOR, DEFAULT_MODEL, list_models
 from opencapbench.inference.errors import (
     BoxesFileError,
+    ModelIntegrityError,
     ModelNotAvailableError,
     UnknownModelError,
 )
-from opencapbench.inference.models import DEFAULT_DETECTOR, list_models
+from opencapbench.io.paths import safe_component
+from opencapbench.ledger import Ledger, WarningRecorder, digest, failures_table, file_stamp
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class InputReport:
-    """Outcome of one input: the files written, or the error."""
-
-    name: str
-    source: str
-    ok: bool
-    frames: int = 0
-    fps: float = 0.0
-    outputs: list[str] = field(default_factory=list)
-    error: str = ""
 
 
 @dataclass
@@ -80,37 +70,28 @@ def _boxes_for(boxes: Path | None, name: str, single: bool) -> FileBoxes | None:
 @click.option(
     "-m",
     "--model",
-    default="synthpose-hrnet48",
+    default=DEFAULT_MODEL,
     show_default=True,
     help=f"Pose model: one of {', '.join(list_models())}; an MMPose config .py (with --checkpoint); or a ViTPose folder.",
 )
 @click.option(
     "--checkpoint",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Weights for a local MMPose config.",
+    help="Weights (.pth) for a local MMPose config, or replacing the published weights of a registered HRNet model.",
 )
 @click.option(
     "-o",
-    "--output",
+    "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("ocb_infer"),
     show_default=True,
     help="Output folder.",
 )
-@click.option(
-    "--device", default=None, help="torch device (default: cuda when available, else cpu)."
-)
-@click.option(
-    "--amp",
-    type=click.Choice(["none", "bf16", "fp16"]),
-    default="none",
-    show_default=True,
-    help="Autocast precision: bf16/fp16 on CUDA, bf16 on CPU (fast with AVX512-BF16/AMX).",
-)
+@device_options
 @click.option(
     "--detector",
-    default=DEFAULT_DETECTOR,
+    default=DEFAULT_DETECTOR.repo_id,
     show_default=True,
     help="RT-DETR Hugging Face repo id or local folder.",
 )
@@ -181,7 +162,7 @@ def infer(
     model: str,
     checkpoint: Path | None,
     out_dir: Path,
-    device: str | None,
+    device: str,
     amp: str,
     detector: str,
     det_threshold: float,
@@ -202,41 +183,27 @@ def infer(
     NAME.npz (keypoint store) and, with --overlay, NAME.overlay.mp4 or NAME_overlay/.
     An input that cannot be read is reported and skipped; the exit status is 1 if any failed.
     """
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     from opencapbench.inference.video import collect_inputs
 
     jobs = collect_inputs(inputs)
     device = resolve_device(device)
-    amp_opt = None if amp == "none" else amp
+    amp = check_precision(device, amp)  # before any model is loaded
     if batch_size is None:
         from opencapbench.inference.models import default_batch_size
 
-        batch_size = default_batch_size(device, amp_opt)
-    state: dict = {}
+        batch_size = default_batch_size(device, amp)
+    from opencapbench.inference.models import LazyModels
 
-    def get_model():
-        if "model" not in state:
-            from opencapbench.inference.models import load_pose_model
-
-            state["model"] = load_pose_model(
-                model,
-                checkpoint,
-                device=device,
-                amp=amp_opt,
-                flip_test=flip_test,
-                batch_size=batch_size,
-            )
-        return state["model"]
-
-    def get_detector():
-        if "detector" not in state:
-            from opencapbench.inference.detector import RTDetrPersonDetector
-
-            state["detector"] = RTDetrPersonDetector(
-                detector, device=device, score_threshold=det_threshold, amp=amp_opt
-            )
-        return state["detector"]
-
+    models = LazyModels(
+        model,
+        detector,
+        checkpoint,
+        device=device,
+        amp=amp,
+        flip_test=flip_test,
+        batch_size=batch_size,
+        det_threshold=det_threshold,
+    )
     settings = InferSettings(
         out_dir=out_dir,
         model_label=str(model),
@@ -250,40 +217,70 @@ def infer(
         openpose=openpose,
         progress=progress,
     )
-    reports: list[InputReport] = []
+    ledgers: list[Ledger] = []
     taken: set[str] = set()
     fatal: str = ""
+    reused = 0
     for name, spec in jobs:
         name = _unique(name, taken)
-        source = spec if not isinstance(spec, list) else (spec[0].parent if spec else name)
-        report = InputReport(name=name, source=str(source), ok=False)
-        reports.append(report)
+        ledger = Ledger(out_dir / "status" / f"{safe_component(name, 'input name')}.json", name)
+        ledgers.append(ledger)
+        fp = _fingerprint(spec, settings, models)
+        if ledger.is_done("infer", fp):
+            reused += 1
+            continue
         if fatal:
-            report.error = f"not processed: {fatal}"
+            ledger.mark_failed("infer", f"not processed: {fatal}", fp)
             continue
         try:
-            report.outputs = _process_one(name, spec, settings, get_model, get_detector, report)
-            report.ok = True
+            with WarningRecorder() as rec:
+                written, info = _process_one(name, spec, settings, models)
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
-            report.error = f"{type(exc).__name__}: {exc}"
-            log.error("%s: %s", name, report.error)
-            if isinstance(exc, ModelNotAvailableError | UnknownModelError):
+            ledger.mark_failed("infer", exc, fp)
+            log.error("%s: %s: %s", name, type(exc).__name__, exc)
+            if isinstance(exc, ModelNotAvailableError | UnknownModelError | ModelIntegrityError):
                 fatal = "the model could not be loaded"  # no later input can succeed
-    _write_summary(out_dir, reports)
-    failed = [r for r in reports if not r.ok]
+            continue
+        ledger.mark_done("infer", fp, written, {"source": _source_label(spec), **info},
+                         rec.messages)  # fmt: skip
+    _write_summary(out_dir, ledgers, jobs)
+    failures = failures_table(ledgers)
+    if not failures.empty or (out_dir / "failures.csv").exists():
+        from opencapbench.io.atomic import atomic_path
+
+        with atomic_path(out_dir / "failures.csv") as tmp:
+            failures.to_csv(tmp, index=False)
     click.echo(
-        f"{len(reports) - len(failed)}/{len(reports)} inputs processed; outputs in {out_dir}"
+        f"{len(ledgers) - len(failures)}/{len(ledgers)} inputs processed "
+        f"({reused} reused from an earlier run); outputs in {out_dir}"
     )
-    for r in failed:
-        click.echo(f"FAILED {r.name} ({r.source}): {r.error}", err=True)
-    if failed:
+    for row in failures.itertuples():
+        click.echo(f"FAILED {row.item}: {row.error}: {row.message}", err=True)
+    if not failures.empty:
         sys.exit(1)
 
 
-def _process_one(
-    name: str, spec, st: InferSettings, get_model, get_detector, report: InputReport
-) -> list[str]:
-    """Run one input and write its outputs; returns the paths written."""
+def _source_label(spec) -> str:
+    return str(spec if not isinstance(spec, list) else (spec[0].parent if spec else ""))
+
+
+def _fingerprint(spec, st: InferSettings, models) -> str:
+    """What an input's outputs depend on: its files and every setting of the run."""
+    from dataclasses import asdict
+
+    files = spec if isinstance(spec, list) else [spec]
+    settings = {k: v for k, v in asdict(st).items() if k not in ("out_dir", "progress")}
+    model = {"model": str(models.model_spec), "checkpoint": str(models.checkpoint),
+             "amp": models.amp, "flip_test": models.flip_test,
+             "detector": str(models.detector_spec), "det_threshold": models.det_threshold}  # fmt: skip
+    return digest(
+        {"settings": settings, "model": model,
+         "files": [file_stamp(Path(f)) for f in files if Path(f).is_file()]}
+    )  # fmt: skip
+
+
+def _process_one(name: str, spec, st: InferSettings, models) -> tuple[dict[str, Path], dict]:
+    """Run one input and write its outputs; returns the paths written and what to record."""
     from opencapbench.inference import outputs
     from opencapbench.inference.models import keypoint_set_name
     from opencapbench.inference.overlay import OverlayWriter
@@ -293,8 +290,8 @@ def _process_one(
 
     source = open_source(name, spec)
     file_boxes = _boxes_for(st.boxes, name, st.single_input)
-    pose_model = get_model()
-    det = None if file_boxes is not None else get_detector()
+    pose_model = models.pose
+    det = None if file_boxes is not None else models.detector
     options = PipelineOptions(
         det_interval=st.det_interval,
         max_persons=st.max_persons,
@@ -316,25 +313,45 @@ def _process_one(
     finally:
         if sink is not None:
             sink.close()
-    report.frames, report.fps = result.num_frames, result.num_frames / max(result.elapsed_s, 1e-9)
+    import numpy as np
+
+    for index in getattr(source, "unreadable", ()):
+        result.keypoints[index] = np.nan
+        result.scores[index] = 0.0
+    processing = result.num_frames / max(result.elapsed_s, 1e-9)
+    info = {
+        "frames": result.num_frames,
+        "video_fps": source.fps,
+        "processed_frames_per_s": processing,
+    }
     meta = {"model": st.model_label, "boxes": "file" if file_boxes is not None else "detector"}
-    written = [outputs.write_json(result, out_dir / f"{name}.keypoints.json", meta)]
-    written.append(outputs.write_table(result, out_dir / f"{name}.keypoints", st.table_fmt))
-    written.append(result.to_keypoints2d().save(out_dir / f"{name}.npz"))
+    written = {"json": outputs.write_json(result, out_dir / f"{name}.keypoints.json", meta)}
+    written["table"] = outputs.write_table(result, out_dir / f"{name}.keypoints", st.table_fmt)
+    written["store"] = result.save(out_dir / f"{name}.npz")
     if st.openpose:
         outputs.write_openpose(result, out_dir / f"{name}_json", name)
-        written.append(out_dir / f"{name}_json")
+        written["openpose"] = out_dir / f"{name}_json"
     if sink is not None:
-        written.append(sink.path)
-    log.info("%s: %d frames, %.2f frames/s", name, report.frames, report.fps)
-    return [str(p) for p in written]
+        written["overlay"] = sink.path
+    log.info("%s: %d frames, %.2f frames/s", name, result.num_frames, processing)
+    return written, info
 
 
-def _write_summary(out_dir: Path, reports: list[InputReport]) -> None:
-    from dataclasses import asdict
-
+def _write_summary(out_dir: Path, ledgers: list[Ledger], jobs) -> None:
+    """``summary.json``: one entry per input, from its ledger (``video_fps`` is the input's
+    frame rate, ``processed_frames_per_s`` the speed of this run)."""
     from opencapbench.io.atomic import atomic_write
 
+    entries = []
+    for ledger in ledgers:
+        entry = ledger.entry("infer")
+        ok = entry.get("state") == "done"
+        entries.append({
+            "name": ledger.item, "ok": ok, **entry.get("info", {}),
+            "outputs": sorted(entry.get("outputs", {}).values()),
+            "warnings": entry.get("warnings", []),
+            "error": "" if ok else "{type}: {message}".format(**entry.get("error", {"type": "", "message": ""})),
+        })  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(out_dir / "summary.json") as fh:
-        json.dump({"inputs": [asdict(r) for r in reports]}, fh, indent=1)
+        json.dump({"inputs": entries}, fh, indent=1)

@@ -5,13 +5,16 @@ Output folder::
     <out>/shards/<split>/<unit>.json    one per source file (resume skips finished ones)
     <out>/annotations/<split>.json      merged COCO keypoint JSON (ids renumbered)
     <out>/<set>_metainfo.py|.json       MMPose dataset_info of the marker set
-    <out>/failed.json                   source files that could not be read, with the error
+    <out>/status/<split>/<unit>.json    the unit's ledger (done with its settings, or failed)
+    <out>/failures.csv                  one row per source file that failed: item, step, error, message
+    <out>/skipped_frames.json           frames skipped for NaN/inf parameters, with the keys
     <out>/images/                       frames exported from videos (Infinity)
     <out>/crops/<split>/                optional person-centred crops
 
 Every file is written atomically; a unit's shard only appears once it is complete, so an
 interrupted run resumes where it stopped.  A corrupt source file is reported by name and
-skipped; the other units are still written.
+skipped; the other units are still written (and ``ocb generate-dataset`` exits 1).  A frame
+whose parameters or camera hold NaN/inf is skipped, logged and recorded by frame and key.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from opencapbench.benchmark.shard import Shard, shard_units
 from opencapbench.io.atomic import atomic_path
+from opencapbench.io.paths import safe_component, safe_relative
+from opencapbench.ledger import Ledger, digest, failures_table
 from synthpose.generate.annotate import Annotator
 from synthpose.generate.body_model import BodyModelError, BodyModelSpec, SkinnedSMPLX, load_smplx
 from synthpose.generate.coco import annotation_record, coco_document, write_json, write_metainfo
@@ -56,6 +62,9 @@ class GenerateOptions:
     crop_padding: float = 1.25
     min_keypoints: int = 1
     extra: dict = field(default_factory=dict)
+    #: ``--shard I/N``: process only this share of the source files (not in the fingerprint:
+    #: every shard's files merge into one output)
+    shard: Shard | None = None
 
     def fingerprint(self, ms: MarkerSet) -> dict:
         """Settings that change a shard's content (a shard made otherwise is redone)."""
@@ -108,7 +117,7 @@ class Generator:
 def _crop(image_root: Path, file_name: str, bbox: np.ndarray, padding: float, out: Path):
     import cv2
 
-    img = cv2.imread(str(image_root / file_name))
+    img = cv2.imread(str(safe_relative(file_name, image_root, "image file_name")))
     if img is None:
         return None
     x1, y1, x2, y2 = bbox
@@ -131,11 +140,17 @@ def process_unit(gen: Generator, source: Source, unit: str, split: str, bar: tqd
     annotations: list[dict] = []
     exported: list[int] = []
     frames = 0
+    nonfinite: dict[str, list[str]] = {}  # frame number -> keys holding NaN/inf
     for batch in source.read(unit):
         ann = gen.annotate(batch)
         bar.update(len(batch))
         frames += len(batch)
+        bad = batch.nonfinite()
+        for i, keys in bad.items():
+            nonfinite[str(batch.frames[i])] = keys
         for i in range(len(batch)):
+            if i in bad:
+                continue
             kp = ann.keypoints[i]
             if not ann.valid[i] or int((kp[:, 2] > 0).sum()) < opts.min_keypoints:
                 continue
@@ -156,10 +171,16 @@ def process_unit(gen: Generator, source: Source, unit: str, split: str, bar: tqd
                     rec["crop_file"] = str(crop.relative_to(opts.out))
                     rec["crop_origin"] = origin
             annotations.append(rec)
+    if nonfinite:
+        first = next(iter(nonfinite.items()))
+        log.warning(
+            "%s: %d frame(s) skipped, their parameters hold NaN/inf (frame %s: %s)",
+            unit, len(nonfinite), first[0], ", ".join(first[1]),
+        )  # fmt: skip
     source.export_images(unit, exported, opts.out / "images")
     return {"unit": unit, "split": split, "settings": gen.opts.fingerprint(gen.ms),
             "frames_read": frames, "images": list(images.values()),
-            "annotations": annotations}  # fmt: skip
+            "annotations": annotations, "nonfinite_frames": nonfinite}  # fmt: skip
 
 
 def merge_shards(shards: list[dict], ms: MarkerSet, info: dict) -> dict:
@@ -181,33 +202,41 @@ def merge_shards(shards: list[dict], ms: MarkerSet, info: dict) -> dict:
 def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
     """Generate annotations for every unit of ``source``; returns a summary dict.
 
-    Summary keys: ``frames`` (read this run), ``annotations`` (written this run), ``units_done``, ``units_skipped`` (resumed),
-    ``failed`` ({unit: error}), ``outputs`` ({split: path}), ``metainfo`` (python file path).
+    Summary keys: ``frames`` (read this run), ``annotations`` (written this run),
+    ``units_done``, ``units_skipped`` (resumed), ``failed`` ({unit: error}, also written to
+    ``failures.csv``), ``nonfinite`` ({unit: {frame: [keys]}} of every shard in the output:
+    frames skipped because their parameters hold NaN/inf, also written to
+    ``skipped_frames.json``), ``outputs`` ({split: path}), ``metainfo`` (python file path).
     """
     ms = load_marker_set(opts.markers)
+    safe_component(opts.split, "split name (--split)")
     gen = Generator(opts, ms)
     units = source.units()
+    failures_file = opts.out / "failures.csv"
+    if opts.shard is not None:  # --shard I/N: this process's share (opencapbench shard.py)
+        units = shard_units(source.root, units, opts.shard)
+        failures_file = opts.out / f"failures.{opts.shard.index}-of-{opts.shard.count}.csv"
     shard_dir = opts.out / "shards"
     failed: dict[str, str] = {}
     done = skipped = frames = annotations = 0
     fingerprint = opts.fingerprint(ms)
+    step_fp = digest(fingerprint)
     todo = []
+    ledgers = []
     for unit in units:
         split = split_of(unit, opts.split, opts.val_fraction)
         path = shard_dir / split / f"{_safe(unit)}.json"
-        if path.is_file():
-            try:
-                if json.loads(path.read_text()).get("settings") == fingerprint:
-                    skipped += 1
-                    continue
-            except ValueError:
-                pass  # a damaged shard is redone
-        todo.append((unit, split, path))
-    counts = [source.count_frames(u) for u, _, _ in todo] if progress else [None]
+        ledger = Ledger(opts.out / "status" / split / f"{_safe(unit)}.json", unit)
+        ledgers.append(ledger)
+        if ledger.is_done("annotate", step_fp):
+            skipped += 1
+            continue
+        todo.append((unit, split, path, ledger))
+    counts = [source.count_frames(u) for u, _, _, _ in todo] if progress else [None]
     known = [c for c in counts if c is not None]  # unreadable files count 0 (they fail)
     total = sum(known) if known else None
     bar = tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True)
-    for unit, split, path in todo:
+    for unit, split, path, ledger in todo:
         bar.set_postfix_str(unit[-40:])
         try:
             shard = process_unit(gen, source, unit, split, bar)
@@ -215,16 +244,24 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
             raise  # a missing model or a bad marker file stops the run, not one unit
         except Exception as exc:  # anything wrong inside one source file skips that file
             failed[unit] = f"{type(exc).__name__}: {exc}"
-            tqdm.write(f"skipping corrupt source {unit}: {exc}")
+            ledger.mark_failed("annotate", exc, step_fp)
+            log.warning("skipping source %s: %s", unit, exc)
             continue
         write_json(path, shard)
+        ledger.mark_done(
+            "annotate", step_fp, {"shard": path},
+            {"frames": shard["frames_read"], "annotations": len(shard["annotations"])},
+        )  # fmt: skip
         done += 1
         frames += shard["frames_read"]
         annotations += len(shard["annotations"])
     bar.close()
-    if failed or (opts.out / "failed.json").exists():
-        write_json(opts.out / "failed.json", failed)
+    table = failures_table(ledgers)
+    if not table.empty or failures_file.exists():
+        with atomic_path(failures_file) as tmp:
+            table.to_csv(tmp, index=False)
     outputs = {}
+    nonfinite: dict[str, dict[str, list[str]]] = {}
     info = {"description": f"ocb generate-dataset ({source.kind})", "settings": fingerprint}
     for split_dir in sorted(p for p in shard_dir.glob("*") if p.is_dir()):
         shards = []
@@ -232,13 +269,17 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
             s = json.loads(p.read_text())
             if s.get("settings") == fingerprint:
                 shards.append(s)
+                if s.get("nonfinite_frames"):
+                    nonfinite[s["unit"]] = s["nonfinite_frames"]
         outputs[split_dir.name] = write_json(
             opts.out / "annotations" / f"{split_dir.name}.json", merge_shards(shards, ms, info)
         )
+    if nonfinite or (opts.out / "skipped_frames.json").exists():
+        write_json(opts.out / "skipped_frames.json", nonfinite)
     py, _ = write_metainfo(opts.out, ms)
     return dict(
         frames=frames, annotations=annotations, units_done=done, units_skipped=skipped, failed=failed,
-        outputs=outputs, metainfo=py,
+        nonfinite=nonfinite, outputs=outputs, metainfo=py,
     )  # fmt: skip
 
 
