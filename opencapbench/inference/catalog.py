@@ -111,10 +111,67 @@ DEFAULT_DETECTOR = DetectorEntry(
     files=("config.json", "preprocessor_config.json", "model.safetensors"),
 )
 
+#: RTMPose/RTMW ONNX models as rtmlib and Pose2Sim run them (openmmlab's public onnx_sdk zips)
+_SDK = "https://download.openmmlab.com/mmpose/v1/projects"
+
+
+@dataclass(frozen=True)
+class RTMPoseSpec:
+    """A registered RTMPose/RTMW ONNX model: its public zip and what it outputs."""
+
+    name: str
+    url: str
+    input_size: tuple[int, int]  # (w, h)
+    keypoint_set: str
+    description: str
+
+
+RTMPOSE_MODELS: dict[str, RTMPoseSpec] = {
+    spec.name: spec
+    for spec in (
+        RTMPoseSpec(
+            "rtmpose-s-halpe26",
+            f"{_SDK}/rtmposev1/onnx_sdk/rtmpose-s_simcc-body7_pt-body7-halpe26_700e-256x192-7f134165_20230605.zip",
+            (192, 256),
+            "halpe26",
+            "RTMPose-s Body7 HALPE-26, 256x192 (rtmlib/Pose2Sim 'lightweight' body with feet)",
+        ),
+        RTMPoseSpec(
+            "rtmpose-m-halpe26",
+            f"{_SDK}/rtmposev1/onnx_sdk/rtmpose-m_simcc-body7_pt-body7-halpe26_700e-256x192-4d3e73dd_20230605.zip",
+            (192, 256),
+            "halpe26",
+            "RTMPose-m Body7 HALPE-26, 256x192 (rtmlib/Pose2Sim 'balanced', Pose2Sim's default)",
+        ),
+        RTMPoseSpec(
+            "rtmpose-x-halpe26",
+            f"{_SDK}/rtmposev1/onnx_sdk/rtmpose-x_simcc-body7_pt-body7-halpe26_700e-384x288-7fb6e239_20230606.zip",
+            (288, 384),
+            "halpe26",
+            "RTMPose-x Body7 HALPE-26, 384x288 (rtmlib/Pose2Sim 'performance')",
+        ),
+        RTMPoseSpec(
+            "rtmw-x-wholebody",
+            f"{_SDK}/rtmw/onnx_sdk/rtmw-x_simcc-cocktail13_pt-ucoco_270e-384x288-0949e3a9_20230925.zip",
+            (288, 384),
+            "coco_wholebody",
+            "RTMW-x Cocktail13 COCO-WholeBody (133), 384x288 (rtmlib Wholebody 'performance')",
+        ),
+        RTMPoseSpec(
+            "rtmw-x-wholebody-256",
+            f"{_SDK}/rtmw/onnx_sdk/rtmw-x_simcc-cocktail13_pt-ucoco_270e-256x192-fbef0d61_20230925.zip",
+            (192, 256),
+            "coco_wholebody",
+            "RTMW-x Cocktail13 COCO-WholeBody (133), 256x192 (rtmlib Wholebody 'balanced')",
+        ),
+    )
+}
+
+
 #: the pose model used when none is named
 DEFAULT_MODEL = "synthpose-hrnet48"
 
 
 def list_models() -> list[str]:
-    """Registered model names, sorted."""
-    return sorted(MODELS)
+    """Registered model names (MMPose/ViTPose and RTMPose ONNX), sorted."""
+    return sorted([*MODELS, *RTMPOSE_MODELS])

@@ -162,7 +162,7 @@ def _load_registered(
 
 def _all_model_names() -> list[str]:
     """The catalog's names and the RTMPose ONNX names (RTMPose hook)."""
-    from opencapbench.inference.rtmpose import RTMPOSE_MODELS
+    from opencapbench.inference.catalog import RTMPOSE_MODELS
 
     return list_models() + sorted(RTMPOSE_MODELS)
 
