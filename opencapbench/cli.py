@@ -15,6 +15,7 @@ import click
 COMMANDS: dict[str, str] = {
     "generate-dataset": "synthpose.generate.cli:generate_dataset",
     "finetune": "synthpose.finetune.cli:finetune",
+    "evaluate": "synthpose.finetune.cli:evaluate",
     "infer": "opencapbench.inference.cli:infer",
     "benchmark": "opencapbench.benchmark.cli:benchmark",
     "make-synthetic": "opencapbench.benchmark.cli:make_synthetic",
@@ -32,6 +33,7 @@ COMMANDS: dict[str, str] = {
 SHORT_HELP: dict[str, str] = {
     "generate-dataset": "SynthPose 2D annotations (COCO JSON) from SMPL-X bodies.",
     "finetune": "Finetune an HRNet/DARK pose model on generated annotations (mmengine Runner).",
+    "evaluate": "PCK and COCO AP of a pose checkpoint on an annotation set (as MMPose's test).",
     "infer": "Detect people and estimate 2D keypoints on images and videos.",
     "benchmark": "OpenCapBench: 2D keypoints -> 3D markers -> OpenSim IK -> joint-angle errors.",
     "make-synthetic": "Write a synthetic OpenCap-layout dataset with known joint angles.",
