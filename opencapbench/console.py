@@ -62,3 +62,10 @@ def progress(
     from tqdm.auto import tqdm
 
     return iter(tqdm(iterable, desc=desc, total=total, unit=unit, disable=_QUIET or None))
+
+
+def progress_bar(total: int, desc: str, unit: str = "it"):
+    """A manual tqdm bar (``.update()``, ``.close()``) in the toolkit's one progress style."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=_QUIET or None)

@@ -126,7 +126,7 @@ def test_a_camera_with_bad_keypoints_is_excluded_and_reported(dataset, tmp_path)
     kp.save(path)
     outcome = _run(dataset, tmp_path / "out", trials=("walking1",))
     assert outcome.failures.empty
-    status = json.loads((tmp_path / "out/status/subject1/walking1.json").read_text())["markers"]
+    status = json.loads((tmp_path / "out/status/subject1/walking1.json").read_text())["markers"]["info"]
     per_cam = status["excluded_per_camera"]
     n_points = kp.num_frames * len(knees)
     assert per_cam["Cam2"] >= 0.9 * n_points

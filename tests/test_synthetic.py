@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opencapbench.benchmark.dataset import discover_trials
+from opencapbench.io.opencap_layout import discover_trials
 from opencapbench.benchmark.synthetic import (
     IPHONE13_3_K,
     MOTIONS,

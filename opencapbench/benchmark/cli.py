@@ -1,171 +1,178 @@
-"""`ocb benchmark`, `ocb make-synthetic` and `ocb demo`."""
+"""`ocb benchmark`, `ocb make-synthetic` and `ocb demo`.
+
+Only click and the light configuration module are imported here, so ``--help`` is instant;
+the run itself is imported when a command executes.
+"""
 
 from __future__ import annotations
 
-import json
-import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+from click.core import ParameterSource
 
-from opencapbench.benchmark.markers3d import MarkerSettings
-from opencapbench.io.atomic import atomic_write
+from opencapbench.benchmark.config import CAMERA_SETUPS, BenchmarkConfig, MarkerSettings
 
-_SHARED_OPTIONS = [
+_MARKERS = MarkerSettings()
+
+#: option name → configuration key (dotted for nested settings), for options that differ
+_CONFIG_KEYS = {
+    "filter_hz": "markers.filter_hz",
+    "reproj_threshold": "markers.reproj_threshold_px",
+    "min_confidence": "markers.min_confidence",
+    "pose_model": "pose.model",
+    "checkpoint": "pose.checkpoint",
+    "detector": "pose.detector",
+    "device": "pose.device",
+    "amp": "pose.amp",
+    "det_threshold": "pose.det_threshold",
+}
+
+_RUN_OPTIONS = [
     click.option("--cameras", default="all", show_default=True,
-                 help="'all', an OpenCapBench set-up (2-cameras, 3-cameras, 5-cameras) or a list like Cam1,Cam3."),
-    click.option("--filter-hz", type=float, default=MarkerSettings.filter_hz, show_default=True,
+                 help=f"'all', an OpenCapBench set-up ({', '.join(CAMERA_SETUPS)}) or a list like Cam1,Cam3."),
+    click.option("--filter-hz", type=click.FloatRange(min=0), default=_MARKERS.filter_hz, show_default=True,
                  help="2D zero-phase Butterworth cutoff (Hz); 0 disables. OpenCapBench used 30 (no-op at 60 fps)."),
-    click.option("--reproj-threshold", type=float, default=MarkerSettings.reproj_threshold_px,
+    click.option("--reproj-threshold", type=click.FloatRange(min=0), default=_MARKERS.reproj_threshold_px,
                  show_default=True, help="Exclude a camera from a point above this reprojection error (px); 0 disables."),
-    click.option("--min-confidence", type=float, default=MarkerSettings.min_confidence, show_default=True,
-                 help="Ignore 2D detections below this score."),
-    click.option("--workers", type=int, default=2, show_default=True, help="Parallel OpenSim IK processes."),
+    click.option("--min-confidence", type=click.FloatRange(0, 1), default=_MARKERS.min_confidence,
+                 show_default=True, help="Ignore 2D detections below this score."),
+    click.option("-j", "--workers", type=click.IntRange(min=1), default=2, show_default=True,
+                 help="Worker processes for IK and plots (1: all in this process)."),
 ]  # fmt: skip
 
 
-def _shared_options(func):
-    for option in reversed(_SHARED_OPTIONS):
+def _run_options(func):
+    for option in reversed(_RUN_OPTIONS):
         func = option(func)
     return func
 
 
-def _settings(filter_hz: float, reproj_threshold: float, min_confidence: float) -> MarkerSettings:
-    return MarkerSettings(
-        filter_hz=filter_hz,
-        reproj_threshold_px=reproj_threshold or None,
-        min_confidence=min_confidence,
-    )
-
-
-def _run_and_print(cfg, pose_stage=None) -> int:
+def _run_and_print(cfg: BenchmarkConfig) -> int:
     from opencapbench.benchmark.report import format_table
     from opencapbench.benchmark.runner import run_benchmark
 
-    outcome = run_benchmark(cfg, pose_stage=pose_stage)
+    outcome = run_benchmark(cfg)
+    click.echo(
+        "steps (run / reused): "
+        + ", ".join(f"{name} {ran}/{reused}" for name, (ran, reused) in outcome.steps.items())
+    )
     if outcome.tables:
         click.echo("\nJoint-angle error per DOF (degrees, left/right averaged, all trials):")
         click.echo(format_table(outcome.tables["overall"]))
+    if not outcome.warnings.empty:
+        click.echo(
+            f"\n{len(outcome.warnings)} warning(s): see {outcome.results_dir / 'warnings.csv'}"
+        )
     if not outcome.failures.empty:
-        click.echo(f"\n{len(outcome.failures)} trial(s) could not be scored:", err=True)
+        click.echo(f"\n{len(outcome.failures)} step(s) failed:", err=True)
         for row in outcome.failures.itertuples():
             click.echo(
-                f"  {row.subject}/{row.trial} [{row.stage}] {row.error}: {row.message}", err=True
+                f"  {row.subject}/{row.session}/{row.trial} [{row.stage}] {row.error}: {row.message}",
+                err=True,
             )
     click.echo(f"\nTables and plots: {outcome.results_dir}")
     return 1 if not outcome.failures.empty else 0
 
 
-def _video_pose_stage(model: str, checkpoint: str | None, detector: str | None, device: str):
-    """The stage that fills the keypoint store from the trial videos (``--model``)."""
-
-    def stage(trials, cfg) -> None:
-        from opencapbench.device import resolve_device
-        from opencapbench.inference.models import load_pose_model
-        from opencapbench.inference.pose_stage import VideoJob, is_cached, run_pose_stage
-        from opencapbench.io.keypoint_store import store_path
-
-        dev = resolve_device(device)
-        jobs = [
-            VideoJob(t.subject, t.session, t.name, cam, path)
-            for t in trials
-            for cam, path in sorted(t.videos.items())
-        ]
-        if not jobs:
-            raise click.UsageError(f"--model given but no trial videos found in {cfg.data_dir}")
-        todo = [
-            j for j in jobs
-            if cfg.force or not is_cached(
-                store_path(cfg.keypoint_store, j.subject, j.session, j.trial, j.camera), j.path
-            )
-        ]  # fmt: skip
-        # load the (large) model only when some video still needs it
-        estimator = load_pose_model(model, checkpoint=checkpoint, device=dev) if todo else model
-        report = run_pose_stage(
-            jobs, cfg.keypoint_store, estimator, detector=detector, device=dev, force=cfg.force
-        )
-        click.echo(
-            f"pose: {len(report.written)} video(s) processed ({report.frames_per_second:.1f} frames/s), "
-            f"{len(report.reused)} reused from the keypoint store, {len(report.failed)} failed"
-        )
-        for key, message in report.failed.items():
-            click.echo(f"  {key}: {message}", err=True)
-
-    return stage
+def _explicit(ctx: click.Context, params: dict[str, Any]) -> dict[str, Any]:
+    """The options the user gave on the command line (not defaults), as configuration keys."""
+    out = {}
+    for name, value in params.items():
+        if ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
+            continue
+        out[_CONFIG_KEYS.get(name, name)] = value
+    return out
 
 
-@click.command("benchmark")
-@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "-o",
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("outputs/benchmark"),
-    show_default=True,
-    help="Output folder.",
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = data
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return data
+
+
+FAMILIES_HELP = """
+\b
+Model families (rows of the OpenCapBench table) and the keypoint sets they use:
+  SynthPose (HRNet-W48, ViTPose-B/H)   synthpose52: 52 keypoints, anatomical markers
+  2D COCO-WholeBody / HALPE models     halpe26, coco_wholebody: OpenPose-style markers
+  SMPL mesh methods (CLIFF, VirtualMarker) markers35: the 35 anatomical markers
+  OpenCap (HRNet + LSTM augmenter)     halpe26 / coco_wholebody + --augmenter
+The keypoint set is read from the keypoint store; docs/benchmark.md has the details.
+"""
+
+
+@click.command("benchmark", epilog=FAMILIES_HELP)
+@click.argument(
+    "data_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @click.option(
-    "--keypoints",
-    "keypoint_store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Keypoint store root (default: OUT/keypoints).",
-)
-@click.option(
-    "--model",
-    "pose_model",
-    default=None,
-    help="Pose model name or MMPose config; runs detection + pose on the videos first.",
-)
+    "--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None, help="Run configuration (TOML; e.g. a previous run's results/config.toml). "
+    "Options given on the command line override it.",
+)  # fmt: skip
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("outputs/benchmark"), show_default=True, help="Output folder.")  # fmt: skip
+@click.option("--keypoints", "keypoint_store", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Keypoint store root (default: OUT/keypoints).")  # fmt: skip
+@click.option("--model", "pose_model", default=None,
+              help="Pose model name or MMPose config; runs detection + pose on the videos first.")  # fmt: skip
 @click.option("--checkpoint", default=None, help="Checkpoint for a local --model config.")
-@click.option(
-    "--detector",
-    default=None,
-    help="RT-DETR hub id or local folder for --model (default: PekingU/rtdetr_r50vd_coco_o365).",
-)
-@click.option(
-    "--device", default="auto", show_default=True, help="Device for --model (auto, cpu, cuda)."
-)
+@click.option("--detector", default=None,
+              help="RT-DETR hub id or local folder for --model (default: the catalog's detector).")  # fmt: skip
+@click.option("--device", default="auto", show_default=True, help="Device for --model (auto, cpu, cuda, cuda:1).")  # fmt: skip
+@click.option("--amp", type=click.Choice(["none", "bf16", "fp16"]), default="none", show_default=True,
+              help="Mixed precision of the pose model.")  # fmt: skip
+@click.option("--det-threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Person-detector score threshold.")  # fmt: skip
 @click.option("--subject", "subjects", multiple=True, help="Only these subjects (repeatable).")
 @click.option("--trial", "trials", multiple=True, help="Only these trials (repeatable).")
-@click.option("--force", is_flag=True, help="Redo finished trials instead of resuming.")
-@_shared_options
-def benchmark(data_dir, out_dir, keypoint_store, pose_model, checkpoint, detector, device,
-              subjects, trials, force, cameras, filter_hz, reproj_threshold, min_confidence, workers) -> None:  # fmt: skip
+@click.option("--force", is_flag=True, help="Redo finished steps instead of resuming.")
+@click.option("--plots/--no-plots", default=True, show_default=True, help="Per-trial curve plots.")
+@_run_options
+@click.pass_context
+def benchmark(
+    ctx: click.Context, data_dir: Path | None, config_file: Path | None, **options: Any
+) -> None:
     """OpenCapBench on DATA_DIR (OpenCap LabValidation layout).
 
     2D keypoints (from the keypoint store, or from the videos with --model) are triangulated
     into 3D markers (TRC), run through OpenSim inverse kinematics on each subject's
-    mocap-scaled model with the SynthPose markers attached (MOT), and compared with the
+    mocap-scaled model with the keypoint set's markers attached (MOT), and compared with the
     motion-capture ground truth: per-DOF RMSE and MAE per trial, activity and subject.
-    Re-running resumes: finished trials are skipped.
+    Re-running resumes: finished steps are skipped. The resolved settings are written to
+    OUT/results/config.toml; `--config` with that file reproduces the run.
     """
-    from opencapbench.benchmark.runner import BenchmarkConfig
-
-    cfg = BenchmarkConfig(
-        data_dir=data_dir, out_dir=out_dir, keypoint_store=keypoint_store, subjects=subjects,
-        trials=trials, cameras=cameras, markers=_settings(filter_hz, reproj_threshold, min_confidence),
-        workers=workers, force=force,
-    )  # fmt: skip
-    pose_stage = None
-    if pose_model:
-        pose_stage = _video_pose_stage(pose_model, checkpoint, detector, device)
-    sys.exit(_run_and_print(cfg, pose_stage))
+    given = _explicit(ctx, options)
+    if data_dir is not None:
+        given["data_dir"] = data_dir
+    if config_file is not None:
+        cfg = BenchmarkConfig.from_toml(config_file, **given)
+    else:
+        if data_dir is None:
+            raise click.UsageError("give DATA_DIR or --config")
+        defaults = {_CONFIG_KEYS.get(k, k): v for k, v in options.items()}
+        cfg = BenchmarkConfig.from_dict(_nest({**defaults, **given}))
+    sys.exit(_run_and_print(cfg))
 
 
 @click.command("make-synthetic")
 @click.argument("root", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--subjects", type=int, default=1, show_default=True)
+@click.option("--subjects", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--cameras", "n_cameras", type=click.IntRange(2, 5), default=4, show_default=True)
-@click.option("--duration", type=float, default=2.0, show_default=True, help="Seconds per trial.")
-@click.option(
-    "--noise-px", type=float, default=0.0, show_default=True, help="2D Gaussian noise (px)."
-)
-@click.option(
-    "--dropout", type=float, default=0.0, show_default=True, help="Fraction of dropped detections."
-)
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Seconds per trial.")  # fmt: skip
+@click.option("--noise-px", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="2D Gaussian noise (px).")  # fmt: skip
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True, help="Fraction of dropped detections.")  # fmt: skip
 @click.option(
     "--osim-model",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -174,8 +181,9 @@ def benchmark(data_dir, out_dir, keypoint_store, pose_model, checkpoint, detecto
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 def make_synthetic(
-    root, subjects, n_cameras, duration, noise_px, dropout, osim_model, seed
-) -> None:
+    root: Path, subjects: int, n_cameras: int, duration: float, noise_px: float,
+    dropout: float, osim_model: Path | None, seed: int,
+) -> None:  # fmt: skip
     """Write a synthetic OpenCap-layout dataset with known joint angles to ROOT.
 
     ROOT/subjectN holds the dataset (calibrations, ground-truth .mot, scaled model) and
@@ -192,42 +200,38 @@ def make_synthetic(
 
 
 @click.command("demo")
-@click.option(
-    "-o",
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("ocb_demo"),
-    show_default=True,
-    help="Output folder (synthetic data, then the benchmark's outputs).",
-)
-@click.option(
-    "--noise-px", type=float, default=2.0, show_default=True, help="2D Gaussian noise (px)."
-)
-@click.option("--dropout", type=float, default=0.05, show_default=True,
-              help="Fraction of dropped detections.")  # fmt: skip
-@click.option("--workers", type=int, default=2, show_default=True, help="Parallel IK processes.")
-def demo(out_dir, noise_px, dropout, workers) -> None:
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("ocb_demo"), show_default=True,
+              help="Output folder (synthetic data, then the benchmark's outputs).")  # fmt: skip
+@click.option("--noise-px", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="2D Gaussian noise (px).")  # fmt: skip
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.05,
+              show_default=True, help="Fraction of dropped detections.")  # fmt: skip
+@click.option("-j", "--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Worker processes for IK and plots.")  # fmt: skip
+def demo(out_dir: Path, noise_px: float, dropout: float, workers: int) -> None:
     """The main job on built-in data: make a synthetic 4-camera dataset, then benchmark it.
 
     Walking, squat and sit-to-stand trials of the built-in OpenSim model are projected into
     four virtual iPhones with 2D noise and dropped detections, then run through the full
-    benchmark. Prints the per-DOF error table; tables and plots go to OUT/results.
+    benchmark. Prints the per-DOF error table; tables, plots and report.html go to
+    OUT/benchmark/results.
     """
-    from opencapbench.benchmark.runner import BenchmarkConfig
+    import shutil
+
     from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+    from opencapbench.ledger import Ledger, digest
 
     data_root = out_dir / "synthetic"
     settings = {"n_cameras": 4, "noise_px": noise_px, "dropout": dropout}
-    stamp = data_root / "settings.json"
     # the data are regenerated only when missing or made with other settings, so a re-run
     # resumes the benchmark instead of redoing it
-    if not stamp.is_file() or json.loads(stamp.read_text()) != settings:
+    ledger = Ledger(out_dir / "status" / "demo.json", "demo")
+    if not ledger.is_done("synthetic", digest(settings)):
         if data_root.exists():
             shutil.rmtree(data_root)
         generate_synthetic_dataset(data_root, **settings)
-        with atomic_write(stamp) as fh:
-            json.dump(settings, fh)
+        ledger.mark_done("synthetic", digest(settings), {"data": data_root}, settings)
     cfg = BenchmarkConfig(
         data_dir=data_root, out_dir=out_dir / "benchmark",
         keypoint_store=data_root / "keypoints", workers=workers,

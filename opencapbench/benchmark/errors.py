@@ -13,10 +13,6 @@ class BenchmarkInputError(OCBError):
     """Base class: the input of one trial is unusable."""
 
 
-class DatasetLayoutError(BenchmarkInputError):
-    """The dataset folder does not have the OpenCap LabValidation layout."""
-
-
 class MissingCameraError(BenchmarkInputError):
     """A camera folder, its calibration or its keypoints are missing for a trial."""
 
@@ -35,3 +31,15 @@ class MissingGroundTruthError(BenchmarkInputError):
 
 class TriangulationFailedError(BenchmarkInputError):
     """Too few frames could be triangulated to produce markers for IK."""
+
+
+class MissingModelError(BenchmarkInputError):
+    """A subject has no model to run IK on (no mocap-scaled ``.osim``)."""
+
+
+class MissingVideoError(BenchmarkInputError):
+    """The pose stage found no video for a trial."""
+
+
+class PoseStageError(BenchmarkInputError):
+    """Detection + pose failed on some video of a trial; the message names each video."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from opencapbench.benchmark.config import MarkerSettings
 from opencapbench.benchmark.errors import InconsistentKeypointsError, TriangulationFailedError
 from opencapbench.camera import Camera
 from opencapbench.geometry.filtering import butterworth_lowpass, fill_gaps, resample
@@ -21,31 +22,6 @@ from opencapbench.geometry.projection import undistort_points
 from opencapbench.geometry.tracking import select_and_track
 from opencapbench.geometry.triangulation import TriangulationResult, triangulate_robust
 from opencapbench.io.keypoint_store import Keypoints2D
-
-
-@dataclass(frozen=True)
-class MarkerSettings:
-    """Options of the 2D → 3D stage.
-
-    Attributes:
-        filter_hz: 2D zero-phase Butterworth cutoff in Hz; 0 disables filtering. OpenCap uses
-            12 Hz for gait; OpenCapBench's 30 Hz at 60 fps is in effect no filtering.
-        filter_order: effective (zero-phase) filter order.
-        min_confidence: 2D detections below this score are ignored.
-        reproj_threshold_px: per point, cameras whose reprojection error exceeds this are
-            excluded and the point re-triangulated; None disables exclusion.
-        min_cameras: fewest cameras that must see a keypoint to triangulate it.
-        max_gap_s: interior gaps up to this long are filled (PCHIP); OpenCap uses fps/5.
-        trc_rate_hz: output marker rate (OpenCap writes 100 Hz).
-    """
-
-    filter_hz: float = 12.0
-    filter_order: int = 4
-    min_confidence: float = 0.3
-    reproj_threshold_px: float | None = 15.0
-    min_cameras: int = 2
-    max_gap_s: float = 0.2
-    trc_rate_hz: float = 100.0
 
 
 @dataclass
@@ -146,7 +122,7 @@ def markers_from_keypoints(
     cameras: list[Camera],
     keypoint_names: list[str],
     to_opensim: np.ndarray,
-    settings: MarkerSettings = MarkerSettings(),
+    settings: MarkerSettings | None = None,
     label: str = "trial",
 ) -> TrialMarkers:
     """Triangulate one trial.
@@ -163,6 +139,7 @@ def markers_from_keypoints(
         InconsistentKeypointsError: cameras disagree on keypoint set or frame rate.
         TriangulationFailedError: fewer than two frames have any triangulated marker.
     """
+    settings = settings or MarkerSettings()
     names = [c.name for c in cameras]
     n_frames, fps = _check_consistent(keypoints, names, label)
     pts, wts = zip(*(track_and_clean(kp, n_frames, settings) for kp in keypoints), strict=True)
@@ -184,7 +161,7 @@ def markers_from_keypoints(
         points2d,
         weights,
         projections,
-        reproj_threshold_px=settings.reproj_threshold_px,
+        reproj_threshold_px=settings.reproj_threshold_px or None,
         min_cameras=settings.min_cameras,
     )
     points3d, filled = fill_gaps(tri.points3d, max_gap_frames=int(round(settings.max_gap_s * fps)))

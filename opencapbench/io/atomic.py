@@ -7,6 +7,7 @@ mistake for a finished one.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,3 +45,24 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator
         kwargs.setdefault("newline", "")
     with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as fh:
         yield fh
+
+
+#: the temporary names :func:`atomic_path` makes: ``.<stem>.<8 random chars><suffix>``
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that a killed process left under ``folder`` (recursively).
+
+    Call it at the start of a run that owns ``folder``, never while another writes there.
+    Returns the removed paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.rglob(".*"):
+        if path.is_file() and _TEMP_NAME.match(path.name):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -65,13 +65,13 @@ def convert_calibration(source: Path, dest: Path) -> None:
     SOURCE is a session folder (Cam*/cameraIntrinsicsExtrinsics.pickle) or a .toml file;
     DEST is a .toml file or a session folder to write Cam*/ pickles into.
     """
-    from opencapbench.benchmark.dataset import CALIBRATION_FILE, session_cameras
     from opencapbench.io.calibration import (
         read_opencap_calibration,
         read_toml_calibration,
         write_opencap_calibration,
         write_toml_calibration,
     )
+    from opencapbench.io.opencap_layout import CALIBRATION_FILE, session_cameras
 
     if source.suffix.lower() == ".toml":
         cameras = read_toml_calibration(source)

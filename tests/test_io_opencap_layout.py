@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from opencapbench.benchmark.dataset import discover_trials, resolve_cameras, session_cameras
-from opencapbench.benchmark.errors import DatasetLayoutError
+from opencapbench.benchmark.config import resolve_cameras
+from opencapbench.io.opencap_layout import DatasetLayoutError, discover_trials, session_cameras
 
 
 def _touch(path: Path) -> None:

@@ -1,0 +1,381 @@
+"""The benchmark as an explicit list of stages, and the contract a new stage follows.
+
+A stage is a small object with:
+
+- ``name``: its key in the per-trial ledger and in ``results/timings.json``;
+- ``scope``: ``"subject"`` (run once per subject, before any trial stage) or ``"trial"``;
+- ``consumes`` / ``produces``: artifact keys (``"keypoints2d"``, ``"model"``, ``"trc"``,
+  ``"mot"``, ``"scores"``…). A stage that consumes a key gets the output of the *latest
+  earlier* stage producing it (a trial's own, or its subject's for subject-scope producers), so
+  a marker-augmenter stage between markers and IK (produces ``"trc"``) or a scaling stage after
+  the subject model (produces ``"model"``) is added by inserting one entry: IK picks the new
+  artifact up unchanged;
+- ``parallel``: True to run in a worker process (IK, plots); the stage, its item and inputs must
+  then be picklable;
+- ``settings(cfg) -> dict``: what of the configuration its output depends on;
+- ``input_files(item, cfg) -> list[Path]``: data files its output depends on;
+- ``run(item, inputs, cfg) -> StageResult``: do the work for one subject or trial; ``inputs``
+  maps each consumed key to its path. Raise an :class:`~opencapbench.errors.OCBError` for bad
+  input; log a warning for what the report should show (it is recorded in the ledger).
+
+A stage's fingerprint is a digest of its settings, its input files (size and mtime) and the
+fingerprints of the stages whose artifacts it consumes; it is done when the ledger says so with
+that fingerprint, so changing a setting redoes exactly the affected stages. See
+:func:`default_stages` for the list and :mod:`opencapbench.benchmark.runner` for the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from opencapbench.benchmark.config import BenchmarkConfig, resolve_cameras
+from opencapbench.io.opencap_layout import Subject, Trial, session_cameras
+from opencapbench.ledger import Ledger, digest, file_stamp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StageResult:
+    """What one stage produced for one item: artifact files and the info the report shows."""
+
+    outputs: dict[str, Path] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Stage:
+    """Base class of the benchmark stages (see the module docstring)."""
+
+    name: ClassVar[str] = ""
+    scope: ClassVar[str] = "trial"
+    consumes: ClassVar[tuple[str, ...]] = ()
+    produces: ClassVar[tuple[str, ...]] = ()
+    parallel: ClassVar[bool] = False
+
+    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
+        return {}
+
+    def input_files(self, item: Subject | Trial, cfg: BenchmarkConfig) -> list[Path]:
+        return []
+
+    def run(
+        self, item: Subject | Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig
+    ) -> StageResult:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<stage {self.name}>"
+
+
+# ---------------------------------------------------------------------- output paths
+
+
+def trc_path(cfg: BenchmarkConfig, trial: Trial) -> Path:
+    return cfg.out_dir / "trc" / trial.subject / f"{trial.name}.trc"
+
+
+def mot_path(cfg: BenchmarkConfig, trial: Trial) -> Path:
+    return cfg.out_dir / "ik" / trial.subject / f"{trial.name}.mot"
+
+
+def scores_path(cfg: BenchmarkConfig, trial: Trial) -> Path:
+    return cfg.out_dir / "scores" / trial.subject / f"{trial.name}.csv"
+
+
+def curves_path(cfg: BenchmarkConfig, trial: Trial) -> Path:
+    return cfg.out_dir / "results" / "plots" / "curves" / f"{trial.subject}_{trial.name}.png"
+
+
+def ledger_path(cfg: BenchmarkConfig, item: Subject | Trial) -> Path:
+    if isinstance(item, Subject):
+        return cfg.out_dir / "status" / "_subjects" / f"{item.name}.json"
+    return cfg.out_dir / "status" / item.subject / f"{item.name}.json"
+
+
+def item_key(item: Subject | Trial) -> str:
+    return item.name if isinstance(item, Subject) else item.key
+
+
+def open_ledger(cfg: BenchmarkConfig, item: Subject | Trial) -> Ledger:
+    return Ledger(ledger_path(cfg, item), item_key(item))
+
+
+# ---------------------------------------------------------------------- the stages
+
+
+class SubjectModelStage(Stage):
+    """The subject's mocap-scaled model with the keypoint set's markers attached."""
+
+    name = "model"
+    scope = "subject"
+    produces = ("model",)
+
+    def input_files(self, item: Subject, cfg: BenchmarkConfig) -> list[Path]:
+        return [item.mocap_model] if item.mocap_model is not None else []
+
+    def run(self, item: Subject, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
+        from opencapbench.benchmark.errors import MissingModelError
+        from opencapbench.osim.markers import attach_synthpose_markers
+
+        source = item.mocap_model
+        if source is None:
+            raise MissingModelError(f"{item.name}: no scaled model (*.osim) in {item.model_dir}")
+        out = cfg.out_dir / "models" / f"{item.name}.osim"
+        attach_synthpose_markers(source, out)
+        return StageResult({"model": out}, {"source": str(source)})
+
+
+class PoseStage(Stage):
+    """Detection + top-down pose on every camera video of a trial → the keypoint store."""
+
+    name = "pose"
+    produces = ("keypoints2d",)
+
+    def __init__(self) -> None:
+        self._estimator = None  # loaded on first use, kept for every trial of the run
+
+    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
+        return asdict(cfg.pose)
+
+    def input_files(self, item: Trial, cfg: BenchmarkConfig) -> list[Path]:
+        return [item.videos[c] for c in sorted(item.videos)]
+
+    def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
+        from opencapbench.benchmark.errors import MissingVideoError, PoseStageError
+        from opencapbench.device import resolve_device
+        from opencapbench.inference.models import load_pose_model
+        from opencapbench.inference.pose_stage import VideoJob, run_pose_stage
+
+        if not item.videos:
+            raise MissingVideoError(f"{item.key}: no video in {item.session_dir}/Cam*/{item.name}/")
+        device = resolve_device(cfg.pose.device)
+        amp = None if cfg.pose.amp == "none" else cfg.pose.amp
+        if self._estimator is None:
+            self._estimator = load_pose_model(
+                cfg.pose.model, checkpoint=cfg.pose.checkpoint, device=device, amp=amp
+            )
+        jobs = [
+            VideoJob(item.subject, item.session, item.name, cam, path)
+            for cam, path in sorted(item.videos.items())
+        ]
+        report = run_pose_stage(
+            jobs, cfg.keypoint_store, self._estimator, detector=cfg.pose.detector,
+            device=device, amp=amp, det_threshold=cfg.pose.det_threshold, force=True,
+        )  # fmt: skip
+        if report.failed:
+            raise PoseStageError(
+                "; ".join(f"{key}: {msg}" for key, msg in sorted(report.failed.items()))
+            )
+        trial_dir = cfg.keypoint_store / item.subject / item.session / item.name
+        return StageResult(
+            {"keypoints2d": trial_dir},
+            {
+                "videos": len(jobs),
+                "frames": report.frames,
+                "frames_per_s": report.frames_per_second,
+            },
+        )
+
+
+class MarkersStage(Stage):
+    """Keypoint store + calibration → 3D markers in OpenSim's frame → ``trc/<subject>/<trial>.trc``."""
+
+    name = "markers"
+    consumes = ("keypoints2d",)
+    produces = ("trc",)
+
+    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
+        return {"markers": asdict(cfg.markers), "cameras": cfg.cameras}
+
+    def input_files(self, item: Trial, cfg: BenchmarkConfig) -> list[Path]:
+        store = cfg.keypoint_store / item.subject / item.session / item.name
+        files = sorted(store.glob("*.npz"))
+        files += sorted(item.session_dir.glob("*/cameraIntrinsicsExtrinsics.pickle"))
+        files += [p for p in (item.calibration_toml, item.metadata_path) if p.is_file()]
+        return files
+
+    def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
+        from opencapbench.benchmark.trial_inputs import build_trc
+
+        path = trc_path(cfg, item)
+        summary = build_trc(item, cfg, path)
+        return StageResult({"trc": path}, summary)
+
+
+class IKStage(Stage):
+    """OpenSim inverse kinematics of the trial's markers on the subject model → ``ik/…mot``."""
+
+    name = "ik"
+    consumes = ("model", "trc")
+    produces = ("mot",)
+    parallel = True
+
+    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
+        return {"weights": cfg.ik_weights}
+
+    def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
+        from opencapbench.osim.ik import run_ik
+
+        out = mot_path(cfg, item)
+        result = run_ik(
+            inputs["model"], inputs["trc"], out, weights=cfg.ik_weights,
+            log_path=out.with_suffix(".log"),
+        )  # fmt: skip
+        return StageResult(
+            {"mot": out},
+            {"n_frames": result.n_frames, "marker_rms_m": result.marker_rms_m},
+        )
+
+
+class ScoreStage(Stage):
+    """Time-aligned per-DOF errors against the mocap ground truth → ``scores/…csv``."""
+
+    name = "score"
+    consumes = ("mot",)
+    produces = ("scores",)
+
+    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
+        return {"max_shift_s": cfg.max_shift_s}
+
+    def input_files(self, item: Trial, cfg: BenchmarkConfig) -> list[Path]:
+        return [item.gt_mot] if item.gt_mot is not None else []
+
+    def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
+        from opencapbench.benchmark import metrics
+        from opencapbench.benchmark.errors import MissingGroundTruthError
+        from opencapbench.io.atomic import atomic_path
+        from opencapbench.io.mot import read_mot
+
+        if item.gt_mot is None:
+            raise MissingGroundTruthError(
+                f"{item.key}: no ground truth {item.subject}/OpenSimData/Mocap/IK/{item.name}.mot"
+            )
+        pred = read_mot(inputs["mot"])
+        gt = read_mot(item.gt_mot)
+        shift_s, details = metrics.best_time_shift(pred, gt, max_shift_s=cfg.max_shift_s)
+        errors = metrics.dof_errors(pred, gt, shift_s).assign(
+            subject=item.subject, session=item.session, trial=item.name,
+            activity=metrics.classify_activity(item.name),
+        )  # fmt: skip
+        out = scores_path(cfg, item)
+        with atomic_path(out) as tmp:
+            errors.to_csv(tmp, index=False)
+        return StageResult(
+            {"scores": out},
+            {"shift_s": shift_s, **details, "pred_mot": str(inputs["mot"]),
+             "gt_mot": str(item.gt_mot)},
+        )  # fmt: skip
+
+
+class PlotStage(Stage):
+    """Predicted against ground-truth angle curves of one trial (drawn in a worker)."""
+
+    name = "plot"
+    consumes = ("mot", "scores")
+    produces = ("curves",)
+    parallel = True
+
+    def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
+        import json
+
+        from opencapbench.benchmark.report import plot_trial_curves
+        from opencapbench.io.mot import read_mot
+
+        entry = json.loads(ledger_path(cfg, item).read_text())["score"]["info"]
+        out = curves_path(cfg, item)
+        pred, gt = read_mot(inputs["mot"]), read_mot(item.gt_mot)
+        plot_trial_curves(pred, gt, float(entry["shift_s"]), out, title=item.key)
+        return StageResult({"curves": out}, {})
+
+
+def default_stages(cfg: BenchmarkConfig) -> list[Stage]:
+    """The stages of a run, in order: the benchmark reads from top to bottom."""
+    stages: list[Stage] = [SubjectModelStage()]
+    if cfg.pose.model:
+        stages.append(PoseStage())
+    stages += [MarkersStage(), IKStage(), ScoreStage()]
+    if cfg.plots:
+        stages.append(PlotStage())
+    return stages
+
+
+# ---------------------------------------------------------------------- execution of one step
+
+
+def execute(
+    stage: Stage,
+    item: Subject | Trial,
+    inputs: Mapping[str, Path],
+    cfg: BenchmarkConfig,
+    fingerprint: str,
+    downstream: tuple[str, ...],
+) -> bool:
+    """Run one stage on one item and record the outcome in its ledger at once.
+
+    Runs in this process or in a worker; a named error of the input, or any other exception,
+    is recorded as the item's failure (never raised), so one bad trial never stops the rest.
+
+    Returns:
+        True when the stage finished.
+    """
+    ledger = open_ledger(cfg, item)
+    records = _WarningRecorder()
+    start = time.perf_counter()
+    try:
+        with records:
+            result = stage.run(item, inputs, cfg)
+    except Exception as err:  # noqa: BLE001 - recorded for this item; the run goes on
+        ledger.mark_failed(stage.name, err, fingerprint, records.messages, downstream)
+        log.error("[%s] %s: %s: %s", stage.name, item_key(item), type(err).__name__, err)
+        return False
+    info = {**result.info, "seconds": round(time.perf_counter() - start, 3)}
+    ledger.mark_done(stage.name, fingerprint, result.outputs, info, records.messages, downstream)
+    return True
+
+
+class _WarningRecorder(logging.Handler):
+    """Collects the warnings logged (and ``warnings.warn``-ed) while a stage runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> _WarningRecorder:
+        import warnings
+
+        self._catch = warnings.catch_warnings(record=True)
+        self._caught = self._catch.__enter__()
+        warnings.simplefilter("always")
+        logging.getLogger("opencapbench").addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("opencapbench").removeHandler(self)
+        self._catch.__exit__(*exc)
+        for w in self._caught:
+            self.messages.append(str(w.message))
+            log.warning("%s", w.message)
+
+
+def stage_fingerprint(
+    stage: Stage, item: Subject | Trial, cfg: BenchmarkConfig, upstream: Mapping[str, str]
+) -> str:
+    """Digest of the stage's settings, input files and the fingerprints it consumes."""
+    files = [file_stamp(p) for p in stage.input_files(item, cfg) if p.exists()]
+    return digest(
+        {"stage": stage.name, "settings": stage.settings(cfg), "files": files,
+         "upstream": dict(sorted(upstream.items()))}
+    )  # fmt: skip
+
+
+def available_cameras(trial: Trial, cfg: BenchmarkConfig) -> list[str]:
+    """The cameras of ``cfg.cameras`` for a trial (used by the early checks)."""
+    return resolve_cameras(cfg.cameras, session_cameras(trial.session_dir))

@@ -1,0 +1,99 @@
+"""The inputs of one trial's 2D → 3D step: calibrations and keypoints read from disk, checked,
+triangulated by :mod:`opencapbench.benchmark.markers3d` and written as a TRC file."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from opencapbench.benchmark.config import BenchmarkConfig, resolve_cameras
+from opencapbench.benchmark.errors import (
+    InconsistentKeypointsError,
+    MissingCameraError,
+    MissingKeypointsError,
+)
+from opencapbench.benchmark.markers3d import markers_from_keypoints
+from opencapbench.camera import Camera
+from opencapbench.geometry.frames import placement_rotation
+from opencapbench.io.calibration import read_opencap_calibration, read_toml_calibration
+from opencapbench.io.keypoint_store import Keypoints2D, store_path
+from opencapbench.io.opencap_layout import Trial, session_cameras
+from opencapbench.io.session import read_session_metadata
+from opencapbench.io.trc import write_trc
+from opencapbench.keypoints import get_keypoint_set
+
+log = logging.getLogger(__name__)
+
+
+def load_trial_inputs(trial: Trial, cfg: BenchmarkConfig) -> tuple[list[Camera], list[Keypoints2D]]:
+    """Calibrations and 2D keypoints of the cameras used for a trial.
+
+    Calibrations are read from each camera's OpenCap pickle, or else from a Pose2Sim/AniPose
+    ``calibration.toml`` in the session folder (cameras matched by name). With
+    ``cameras="all"`` every camera that has a calibration and keypoints is used (at least
+    two); each camera left out is a recorded warning. With an explicit set-up, any missing
+    camera is an error: silently benchmarking on fewer cameras than asked would not be a fair
+    comparison.
+    """
+    available = session_cameras(trial.session_dir)
+    wanted = resolve_cameras(cfg.cameras, available)
+    strict = cfg.cameras != "all"
+    cameras: list[Camera] = []
+    keypoints: list[Keypoints2D] = []
+    problems: list[str] = []
+    toml_file = trial.calibration_toml
+    toml_cameras = (
+        {c.name: c for c in read_toml_calibration(toml_file)} if toml_file.is_file() else {}
+    )
+    for cam in wanted:
+        calib = trial.calibration_path(cam)
+        kp_file = store_path(cfg.keypoint_store, trial.subject, trial.session, trial.name, cam)
+        if not (trial.session_dir / cam).is_dir() and cam not in toml_cameras:
+            problems.append(f"camera folder {trial.session_dir / cam} is missing")
+        elif not calib.is_file() and cam not in toml_cameras:
+            problems.append(f"calibration {calib} is missing")
+        elif not kp_file.is_file():
+            problems.append(f"keypoints {kp_file} are missing")
+        else:
+            kp = Keypoints2D.load(kp_file)
+            if not np.any(kp.scores > 0):
+                problems.append(f"keypoints {kp_file} hold no detection")
+                continue
+            camera = (
+                read_opencap_calibration(calib, name=cam) if calib.is_file() else toml_cameras[cam]
+            )
+            cameras.append(camera)
+            keypoints.append(kp)
+    if strict and problems:
+        raise MissingCameraError(f"{trial.key}: " + "; ".join(problems))
+    if len(cameras) < 2:
+        kind = (
+            MissingKeypointsError if any("keypoints" in p for p in problems) else MissingCameraError
+        )
+        raise kind(
+            f"{trial.key}: fewer than 2 usable cameras ({[c.name for c in cameras]}); "
+            + "; ".join(problems)
+        )
+    for p in problems:
+        log.warning("%s: %s (camera skipped)", trial.key, p)
+    return cameras, keypoints
+
+
+def build_trc(trial: Trial, cfg: BenchmarkConfig, out: Path) -> dict:
+    """Triangulate one trial and write its TRC to ``out``; returns a summary for the ledger."""
+    cameras, keypoints = load_trial_inputs(trial, cfg)
+    kps_set = {kp.keypoint_set for kp in keypoints}
+    if len(kps_set) != 1:
+        raise InconsistentKeypointsError(
+            f"{trial.key}: cameras use keypoint sets {sorted(kps_set)}"
+        )
+    names = list(get_keypoint_set(kps_set.pop()).names)
+    meta = read_session_metadata(trial.metadata_path)
+    rotation = placement_rotation(meta.placement, meta.upside_down)
+    markers = markers_from_keypoints(
+        keypoints, cameras, names, rotation, cfg.markers, label=trial.key
+    )
+    write_trc(out, markers.times, markers.names, markers.positions, cfg.markers.trc_rate_hz)
+    return {"cameras": markers.camera_names, **markers.summary()}
