@@ -83,5 +83,5 @@ def augment_trc(
         "height_m": float(height_m),
         "mass_kg": float(mass_kg),
     }
-    log.info("%s: augmented with %s -> %s", Path(trc_in).name, version, trc_out)
+    log.debug("%s: augmented with %s -> %s", Path(trc_in).name, version, trc_out)
     return info

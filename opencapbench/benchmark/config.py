@@ -175,6 +175,8 @@ class BenchmarkConfig:
         self.subjects = tuple(self.subjects)
         self.trials = tuple(self.trials)
         _check_range("workers", self.workers, 1, None)
+        if self.keypoint_set is not None or self.augmenter.version is not None:
+            self._check_recipe()
         _check_range("max_shift_s", self.max_shift_s, 0.0, None)
         if self.cameras != "all" and self.cameras not in CAMERA_SETUPS:
             names = [c.strip() for c in self.cameras.split(",") if c.strip()]
@@ -183,6 +185,18 @@ class BenchmarkConfig:
                     f"cameras must be 'all', one of {sorted(CAMERA_SETUPS)} or a list of at "
                     f"least two camera names like 'Cam1,Cam3', not {self.cameras!r}"
                 )
+
+    def _check_recipe(self) -> None:
+        """Refuse at once a keypoint set without a marker recipe, or one that cannot feed the
+        augmenter (the store-read set is checked by the model stage)."""
+        from opencapbench.recipes import RecipeError, get_recipe
+
+        if self.keypoint_set is None:
+            return
+        try:
+            get_recipe(self.keypoint_set, self.augmenter.version)
+        except RecipeError as err:
+            raise ConfigError(str(err)) from None
 
     # ------------------------------------------------------------------ TOML round trip
 
