@@ -10,7 +10,12 @@ import numpy as np
 import opensim
 import pytest
 
-from opencapbench.benchmark.config import AugmenterSettings, BenchmarkConfig, MarkerSettings
+from opencapbench.benchmark.config import (
+    AugmenterSettings,
+    BenchmarkConfig,
+    ConfigError,
+    MarkerSettings,
+)
 from opencapbench.benchmark.families import check_run, run_keypoint_set
 from opencapbench.benchmark.metrics import OCB_DOFS
 from opencapbench.benchmark.runner import run_benchmark
@@ -129,11 +134,18 @@ def test_early_refusal_and_placement(clean, tmp_path) -> None:
     )
     assert run_keypoint_set(cfg) == "halpe26"  # read from the store
     assert check_run(cfg, subjects).keypoint_set == "halpe26"
-    with pytest.raises(RecipeError, match="no marker recipe; sets with one: body25, coco17"):
-        check_run(BenchmarkConfig(data_dir=clean, out_dir=tmp_path, keypoint_set="mpii16"))
-    with pytest.raises(RecipeError, match="cannot feed OpenCap's marker augmenter"):
-        check_run(BenchmarkConfig(data_dir=clean, out_dir=tmp_path, keypoint_set="coco17",
-                                  augmenter=AugmenterSettings("v0.3")), subjects)  # fmt: skip
+    # an explicit set is refused when the configuration is made (one line from `ocb`)
+    with pytest.raises(ConfigError, match="no marker recipe; sets with one: body25, coco17"):
+        BenchmarkConfig(data_dir=clean, out_dir=tmp_path, keypoint_set="mpii16")
+    with pytest.raises(ConfigError, match="cannot feed OpenCap's marker augmenter"):
+        BenchmarkConfig(data_dir=clean, out_dir=tmp_path, keypoint_set="coco17",
+                        augmenter=AugmenterSettings("v0.3"))  # fmt: skip
+    # a set read from the store is refused by the check the model stage makes first
+    coco17 = write_synthetic_keypoint_set(clean, "coco17", store=tmp_path / "coco17")
+    cfg = BenchmarkConfig(data_dir=clean, out_dir=tmp_path, keypoint_store=coco17,
+                          augmenter=AugmenterSettings("v0.3"))  # fmt: skip
+    with pytest.raises(RecipeError, match="'coco17' cannot feed .* RHeel"):
+        check_run(cfg, subjects)
     # a model without the leg bodies: refused, naming the markers and bodies
     tiny = opensim.Model()
     tiny.setName("tiny")
