@@ -71,8 +71,9 @@ class MarkerSetData:
 
 
 def _read_text(name_or_path: str | os.PathLike) -> tuple[str, str]:
+    """Text and display name of a marker set: an existing file, else a package data file."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") and path.parent != Path("."):
+    if path.is_file():
         return path.read_text(encoding="utf-8"), str(path)
     ref = resources.files("opencapbench").joinpath("osim", "data", str(name_or_path))
     return ref.read_text(encoding="utf-8"), f"opencapbench/osim/data/{name_or_path}"
@@ -130,9 +131,6 @@ AUGMENTER_INPUT_MARKERS: tuple[str, ...] = (
 AUGMENTER_MARKER_SET = "augmenter_markers.yaml"
 OPENPOSE_MARKER_SET = "openpose_markers.yaml"
 SYNTHPOSE_MARKER_SET = "synthpose_markers.yaml"
-
-#: BODY_25 names that are not markers (face points: excluded from OpenCap's TRC).
-_BODY25_FACE = ("Nose", "REye", "LEye", "REar", "LEar")
 
 # (source keypoint) or (source a, source b) for a midpoint, per BODY_25 keypoint
 _Source = str | tuple[str, str] | None
