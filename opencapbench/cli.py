@@ -60,6 +60,9 @@ class LazyGroup(click.Group):
                 raise
             click.echo(f"error: {type(err).__name__}: {err}", err=True)
             sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: finished steps are recorded; run again to resume", err=True)
+            sys.exit(130)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SHORT_HELP[name]) for name in self.list_commands(ctx)]

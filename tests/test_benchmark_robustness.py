@@ -126,7 +126,9 @@ def test_a_camera_with_bad_keypoints_is_excluded_and_reported(dataset, tmp_path)
     kp.save(path)
     outcome = _run(dataset, tmp_path / "out", trials=("walking1",))
     assert outcome.failures.empty
-    status = json.loads((tmp_path / "out/status/subject1/walking1.json").read_text())["markers"]["info"]
+    status = json.loads((tmp_path / "out/status/subject1/walking1.json").read_text())["markers"][
+        "info"
+    ]
     per_cam = status["excluded_per_camera"]
     n_points = kp.num_frames * len(knees)
     assert per_cam["Cam2"] >= 0.9 * n_points
@@ -151,3 +153,82 @@ def test_changed_settings_or_inputs_redo_the_trial(dataset, tmp_path) -> None:
     Keypoints2D.load(path).save(path)  # same data, new file: inputs changed
     _run(dataset, out, trials=("walking1",), markers=MarkerSettings(filter_hz=6.0))
     assert trc.stat().st_mtime_ns > changed[0]
+
+
+def _edit_gt(root: Path, subject: str, trial: str, edit) -> None:
+    from opencapbench.io.mot import read_mot, write_mot
+
+    path = root / subject / "OpenSimData/Mocap/IK" / f"{trial}.mot"
+    df = edit(read_mot(path))
+    write_mot(path, df.index.to_numpy(), list(df.columns), df.to_numpy(), in_degrees=True)
+
+
+def test_bad_ground_truth_is_named_and_coverage_recorded(dataset, tmp_path) -> None:
+    _edit_gt(
+        dataset, "subject1", "walking1", lambda df: df.rename(columns={"knee_angle_l": "knee_l"})
+    )
+    _edit_gt(dataset, "subject1", "squats1", lambda df: df.drop(columns=["hip_flexion_r"]))
+    for cam in ("Cam0", "Cam1", "Cam2", "Cam3"):  # video of only the first 40 % of the mocap
+        path = _kp_file(dataset, "subject2", "walking1", cam)
+        kp = Keypoints2D.load(path)
+        n = int(0.4 * kp.num_frames)
+        Keypoints2D(kp.keypoints[:n], kp.scores[:n], kp.fps, kp.keypoint_set, kp.image_size).save(
+            path
+        )
+    truncated = dataset / "subject1/OpenSimData/Mocap/IK/STS1.mot"
+    lines = truncated.read_text().splitlines()
+    truncated.write_text("\n".join(lines[: len(lines) - 10]) + "\n")  # nRows now too large
+
+    outcome = _run(dataset, tmp_path / "out", trials=("walking1", "squats1", "STS1"))
+    failed = _failed(outcome)
+    assert failed["subject1/walking1"] == "GroundTruthError"
+    assert failed["subject1/squats1"] == "GroundTruthError"
+    assert failed["subject1/STS1"] == "MotFileError"
+    messages = " ".join(outcome.failures["message"])
+    assert "knee_angle_l" in messages and "hip_flexion_r" in messages and "nRows" in messages
+    part = outcome.per_trial.query("subject == 'subject2' and trial == 'walking1'")
+    assert part["coverage"].iloc[0] == pytest.approx(0.4, abs=0.05)
+    full = outcome.per_trial.query("subject == 'subject2' and trial == 'STS1'")
+    assert full["coverage"].iloc[0] > 0.95
+    warned = outcome.warnings.query("subject == 'subject2' and trial == 'walking1'")
+    assert warned["message"].str.contains("ground-truth frames").any()
+    assert (tmp_path / "out/results/warnings.csv").is_file()
+
+
+def test_corrupt_ledger_redoes_its_trial_with_a_warning(dataset, tmp_path) -> None:
+    out = tmp_path / "out"
+    _run(dataset, out, trials=("walking1",))
+    mots = {s: (out / f"ik/{s}/walking1.mot").stat().st_mtime_ns for s in ("subject1", "subject2")}
+    ledger = out / "status/subject1/walking1.json"
+    ledger.write_text('{"markers": {"state": "do')
+    again = _run(dataset, out, trials=("walking1",))
+    assert again.failures.empty
+    assert _scored(again) == {"subject1/walking1", "subject2/walking1"}
+    assert ledger.with_name("walking1.json.corrupt").is_file()
+    assert (out / "ik/subject1/walking1.mot").stat().st_mtime_ns > mots["subject1"]
+    assert (out / "ik/subject2/walking1.mot").stat().st_mtime_ns == mots["subject2"]
+
+
+def test_trials_in_another_session_use_its_own_calibration(dataset, tmp_path) -> None:
+    # walking1 of subject1 moves to Session1, whose Cam0 and Cam1 are swapped: read with
+    # Session0's calibration it would be triangulated from mismatched cameras
+    s0 = dataset / "subject1/VideoData/Session0"
+    s1 = dataset / "subject1/VideoData/Session1"
+    swap = {"Cam0": "Cam1", "Cam1": "Cam0", "Cam2": "Cam2", "Cam3": "Cam3"}
+    for new, old in swap.items():
+        (s1 / new / "walking1").mkdir(parents=True)
+        shutil.copy(s0 / old / "cameraIntrinsicsExtrinsics.pickle", s1 / new)
+        shutil.rmtree(s0 / old / "walking1")
+        src = _kp_file(dataset, "subject1", "walking1", old)
+        dst = store_path(dataset / "keypoints", "subject1", "Session1", "walking1", new)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dst)
+    for old in swap:
+        _kp_file(dataset, "subject1", "walking1", old).unlink()
+
+    outcome = _run(dataset, tmp_path / "out", subjects=("subject1",))
+    assert outcome.failures.empty, outcome.failures.to_string()
+    sessions = outcome.per_trial.groupby("trial")["session"].first().to_dict()
+    assert sessions == {"walking1": "Session1", "squats1": "Session0", "STS1": "Session0"}
+    walking = outcome.per_trial.query("trial == 'walking1'")
+    assert walking["rmse"].max() < 4.0

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opencapbench.io.opencap_layout import discover_trials
 from opencapbench.benchmark.synthetic import (
     IPHONE13_3_K,
     MOTIONS,
@@ -20,6 +19,7 @@ from opencapbench.geometry.projection import project_points
 from opencapbench.io.calibration import read_opencap_calibration
 from opencapbench.io.keypoint_store import Keypoints2D
 from opencapbench.io.mot import read_mot
+from opencapbench.io.opencap_layout import discover_trials
 from opencapbench.io.session import read_session_metadata
 from opencapbench.io.trc import read_trc
 from opencapbench.keypoints import get_keypoint_set

@@ -43,3 +43,7 @@ class MissingVideoError(BenchmarkInputError):
 
 class PoseStageError(BenchmarkInputError):
     """Detection + pose failed on some video of a trial; the message names each video."""
+
+
+class GroundTruthError(BenchmarkInputError):
+    """A ground-truth (or predicted) motion lacks coordinates that the 12 DOFs need."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,13 @@ from opencapbench.benchmark.stages import (
     stage_fingerprint,
 )
 from opencapbench.console import progress_bar
-from opencapbench.io.opencap_layout import Subject, Trial, discover_trials, list_subjects
+from opencapbench.io.opencap_layout import (
+    Subject,
+    Trial,
+    discover_trials,
+    list_subjects,
+    natural_key,
+)
 from opencapbench.ledger import Ledger
 
 __all__ = ["BenchmarkConfig", "BenchmarkOutcome", "run_benchmark"]
@@ -60,6 +67,9 @@ class _Scheduler:
     def __init__(self, stages: Sequence[Stage], cfg: BenchmarkConfig, pool) -> None:
         self.cfg = cfg
         self.pool = pool
+        # parallel steps wait here until a worker is free: work handed to the executor cannot
+        # be cancelled on Ctrl-C, so it only ever holds as many steps as there are workers
+        self.ready: deque[tuple] = deque()
         self.subject_stages = [s for s in stages if s.scope == "subject"]
         self.trial_stages = [s for s in stages if s.scope == "trial"]
         if stages[: len(self.subject_stages)] != self.subject_stages:
@@ -140,8 +150,8 @@ class _Scheduler:
             self.counts[stage.name][0] += 1
             later = tuple(s.name for s in self.trial_stages[i + 1 :])
             if stage.parallel and self.pool is not None:
-                fut = self.pool.submit(execute, stage, trial, inputs, self.cfg, fp, later)
-                self.pending[fut] = (trial, i, subject, time.perf_counter())
+                self.ready.append((trial, i, subject, inputs, fp, later))
+                self._fill()
                 return
             t0 = time.perf_counter()
             ok = execute(stage, trial, inputs, self.cfg, fp, later)
@@ -149,6 +159,13 @@ class _Scheduler:
             if not ok:
                 break
         self.bar()
+
+    def _fill(self) -> None:
+        while self.ready and len(self.pending) < self.cfg.workers:
+            trial, i, subject, inputs, fp, later = self.ready.popleft()
+            stage = self.trial_stages[i]
+            fut = self.pool.submit(execute, stage, trial, inputs, self.cfg, fp, later)
+            self.pending[fut] = (trial, i, subject, time.perf_counter())
 
     def collect(self, block: bool) -> None:
         """Continue the trials whose pool step has finished (all of them when ``block``)."""
@@ -161,6 +178,7 @@ class _Scheduler:
                 return
             for fut in done:
                 trial, i, subject, t0 = self.pending.pop(fut)
+                self._fill()
                 self.seconds[self.trial_stages[i].name] += time.perf_counter() - t0
                 try:
                     fut.result()
@@ -173,6 +191,22 @@ class _Scheduler:
                     self.bar()
                     continue
                 self.advance(trial, subject, i + 1)
+
+
+def check_cameras(cfg: BenchmarkConfig, trials: Sequence[Trial]) -> None:
+    """Refuse, before any work, camera names that no session of the run has."""
+    from opencapbench.benchmark.config import ConfigError, resolve_cameras
+    from opencapbench.io.opencap_layout import session_cameras
+
+    if cfg.cameras == "all":
+        return
+    found = sorted({c for t in trials for c in session_cameras(t.session_dir)}, key=natural_key)
+    unknown = [c for c in resolve_cameras(cfg.cameras, found) if c not in found]
+    if unknown:
+        raise ConfigError(
+            f"cameras {unknown} of --cameras {cfg.cameras!r} are in no session of "
+            f"{cfg.data_dir}; cameras found: {found}"
+        )
 
 
 def _make_pool(workers: int):
@@ -206,6 +240,7 @@ def run_benchmark(cfg: BenchmarkConfig, stages: Sequence[Stage] | None = None) -
     stages = list(stages) if stages is not None else default_stages(cfg)
     trials = discover_trials(cfg.data_dir, cfg.subjects, cfg.trials, cfg.keypoint_store)
     subjects = {s.name: s for s in list_subjects(cfg.data_dir, cfg.subjects)}
+    check_cameras(cfg, trials)
     for folder in ("trc", "ik", "scores", "status", "models", "results"):
         remove_stale_temp_files(cfg.out_dir / folder)
     _write_config(cfg)

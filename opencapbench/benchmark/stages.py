@@ -272,7 +272,7 @@ class ScoreStage(Stage):
 
     def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
         from opencapbench.benchmark import metrics
-        from opencapbench.benchmark.errors import MissingGroundTruthError
+        from opencapbench.benchmark.errors import GroundTruthError, MissingGroundTruthError
         from opencapbench.io.atomic import atomic_path
         from opencapbench.io.mot import read_mot
 
@@ -282,9 +282,24 @@ class ScoreStage(Stage):
             )
         pred = read_mot(inputs["mot"])
         gt = read_mot(item.gt_mot)
+        needed = [c for dof in metrics.OCB_DOFS for c in metrics.dof_columns(dof)]
+        for table, path in ((gt, item.gt_mot), (pred, inputs["mot"])):
+            missing = [c for c in needed if c not in table.columns]
+            if missing:
+                raise GroundTruthError(
+                    f"{item.key}: {path} lacks the coordinate column(s) {missing}; every one of "
+                    "the 12 DOFs is needed on both sides to score a trial"
+                )
         shift_s, details = metrics.best_time_shift(pred, gt, max_shift_s=cfg.max_shift_s)
-        errors = metrics.dof_errors(pred, gt, shift_s).assign(
-            subject=item.subject, session=item.session, trial=item.name,
+        errors = metrics.dof_errors(pred, gt, shift_s)
+        coverage = float(errors["n_frames"].min()) / len(gt)
+        if coverage < 0.9:
+            log.warning(
+                "%s: scored on %d of %d ground-truth frames (%.0f %%)",
+                item.key, errors["n_frames"].min(), len(gt), 100 * coverage,
+            )  # fmt: skip
+        errors = errors.assign(
+            coverage=coverage, subject=item.subject, session=item.session, trial=item.name,
             activity=metrics.classify_activity(item.name),
         )  # fmt: skip
         out = scores_path(cfg, item)
@@ -292,8 +307,8 @@ class ScoreStage(Stage):
             errors.to_csv(tmp, index=False)
         return StageResult(
             {"scores": out},
-            {"shift_s": shift_s, **details, "pred_mot": str(inputs["mot"]),
-             "gt_mot": str(item.gt_mot)},
+            {"shift_s": shift_s, **details, "coverage": coverage,
+             "pred_mot": str(inputs["mot"]), "gt_mot": str(item.gt_mot)},
         )  # fmt: skip
 
 

@@ -1,17 +1,40 @@
 """Atomic file writes: write to a temporary file in the same folder, then ``os.replace``.
 
 An interrupted run therefore never leaves a half-written output that a resumed run would
-mistake for a finished one.
+mistake for a finished one.  The temporary file is created with mode ``0o666`` filtered by the
+process umask (as ``open`` creates any file), not ``mkstemp``'s ``0o600``, so results on a
+shared server are as readable as the user's other files.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+#: the characters of the random part of a temporary name (as ``tempfile.mkstemp`` uses)
+_TEMP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+def _create_temp(path: Path) -> Path:
+    """Create ``.<stem>.<8 random chars><suffix>`` beside ``path``, mode 0o666 & ~umask.
+
+    ``O_EXCL`` makes the name ours (as ``mkstemp`` does); the kernel applies the umask (and
+    any default ACL of the folder) to the requested 0o666, so nothing has to read the umask.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        rand = "".join(secrets.choice(_TEMP_CHARS) for _ in range(8))
+        tmp = path.parent / f".{path.stem}.{rand}{path.suffix}"
+        try:
+            os.close(os.open(tmp, flags, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {path}")  # pragma: no cover
 
 
 @contextmanager
@@ -23,9 +46,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _create_temp(path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)

@@ -17,7 +17,8 @@ Formats (details in ``docs/file-formats.md``):
 In memory every reader returns :class:`~opencapbench.camera.Camera` objects (translation in
 metres, ``image_size = (width, height)``).  Every writer is atomic.
 
-Pickles can execute code when loaded: only read calibration files you trust.
+Pickles are read with the restricted unpickler of :mod:`opencapbench.io.pickles` (numpy data
+only) unless the caller trusts them.
 """
 
 from __future__ import annotations
@@ -169,8 +170,8 @@ def _check_size(w: Any, h: Any, field: str, source: str | os.PathLike) -> tuple[
 # --------------------------------------------------------------------------------------------
 
 
-def _load_pickle(path: str | os.PathLike) -> dict:
-    data = load_pickle(path, CalibrationError, "calibration file")
+def _load_pickle(path: str | os.PathLike, trust: bool | None) -> dict:
+    data = load_pickle(path, CalibrationError, "calibration file", trust=trust)
     if not isinstance(data, Mapping):
         raise CalibrationError(f"{path}: expected a dict, got {type(data).__name__}")
     return dict(data)
@@ -196,24 +197,30 @@ def _intrinsics_from_dict(
 
 
 def read_opencap_intrinsics(
-    path: str | os.PathLike,
+    path: str | os.PathLike, trust: bool | None = None
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """Read an OpenCap per-device ``cameraIntrinsics.pickle``.
+
+    ``trust``: see :func:`opencapbench.io.pickles.load_pickle` (None: ``OCB_TRUST_PICKLES``).
 
     Returns:
         ``(K (3, 3), dist (5,), (width, height))``.  The file stores ``imageSize`` as
         (height, width); the returned size is (width, height).
     """
-    data = _load_pickle(path)
+    data = _load_pickle(path, trust)
     return _intrinsics_from_dict(data, path)
 
 
-def read_opencap_calibration(path: str | os.PathLike, name: str | None = None) -> Camera:
+def read_opencap_calibration(
+    path: str | os.PathLike, name: str | None = None, trust: bool | None = None
+) -> Camera:
     """Read an OpenCap ``cameraIntrinsicsExtrinsics.pickle`` as a :class:`Camera`.
 
     Args:
         path: the pickle.
         name: camera name; defaults to the parent folder name (``Cam0`` in the OpenCap layout).
+        trust: load a pickle that holds more than numpy data (a warning is logged); None
+            follows ``OCB_TRUST_PICKLES`` (see :func:`opencapbench.io.pickles.load_pickle`).
 
     The translation is converted from millimetres to metres.  ``rotation_EulerAngles`` is
     ignored (``rotation`` is authoritative).
@@ -221,9 +228,10 @@ def read_opencap_calibration(path: str | os.PathLike, name: str | None = None) -
     Raises:
         CalibrationError: missing file or field, wrong shape, non-finite value,
             non-orthonormal rotation.
+        UnsafePickleError: the pickle names a global other than numpy data (not trusted).
     """
     path = Path(path)
-    data = _load_pickle(path)
+    data = _load_pickle(path, trust)
     K, dist, size = _intrinsics_from_dict(data, path)
     R = _check_R(_require(data, "rotation", path), "rotation", path)
     t_mm = _check_vec3(_require(data, "translation", path), "translation", path)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 
 from opencapbench.keypoints import list_keypoint_sets
+
+_TRUST_HELP = (
+    "Also load pickles that hold more than numpy data (they can run code: only files you made "
+    "yourself). Default: refuse them unless OCB_TRUST_PICKLES=1."
+)
 
 
 @click.command("import-keypoints")
@@ -39,15 +45,18 @@ from opencapbench.keypoints import list_keypoint_sets
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), required=True,
               help="Video frame rate.")  # fmt: skip
 @click.option("--image-size", nargs=2, type=click.IntRange(min=1), required=True, metavar="W H")
+@click.option("--trust-pickles", is_flag=True, help=_TRUST_HELP)
 def import_keypoints(source, fmt, store, subject, session, trial, camera, keypoint_set, fps,
-                     image_size) -> None:  # fmt: skip
+                     image_size, trust_pickles) -> None:  # fmt: skip
     """Import one camera's 2D keypoints of one trial into the keypoint store."""
     from opencapbench.io.keypoint_store import store_path
     from opencapbench.io.opencap_pose import import_opencap_pickle
     from opencapbench.io.openpose_json import import_openpose_json
+    from opencapbench.io.pickles import trusting_pickles
 
     reader = import_openpose_json if fmt == "openpose" else import_opencap_pickle
-    kp = reader(source, keypoint_set, fps, tuple(image_size))
+    with trusting_pickles() if trust_pickles else contextlib.nullcontext():
+        kp = reader(source, keypoint_set, fps, tuple(image_size))
     path = kp.save(store_path(store, subject, session, trial, camera))
     how = "" if keypoint_set else ", inferred from the values per person"
     click.echo(
@@ -59,11 +68,12 @@ def import_keypoints(source, fmt, store, subject, session, trial, camera, keypoi
 @click.command("convert-calibration")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.argument("dest", type=click.Path(path_type=Path))
-def convert_calibration(source: Path, dest: Path) -> None:
+@click.option("--trust-pickles", is_flag=True, help=_TRUST_HELP)
+def convert_calibration(source: Path, dest: Path, trust_pickles: bool) -> None:
     """Convert between OpenCap calibration pickles and Pose2Sim/AniPose TOML.
 
     SOURCE is a session folder (Cam*/cameraIntrinsicsExtrinsics.pickle) or a .toml file;
-    DEST is a .toml file or a session folder to write Cam*/ pickles into.
+    DEST is a .toml file or a session folder to write <camera name>/ pickles into.
     """
     from opencapbench.io.calibration import (
         read_opencap_calibration,
@@ -72,17 +82,24 @@ def convert_calibration(source: Path, dest: Path) -> None:
         write_toml_calibration,
     )
     from opencapbench.io.opencap_layout import CALIBRATION_FILE, session_cameras
+    from opencapbench.io.paths import safe_component
 
+    trust = True if trust_pickles else None  # None: OCB_TRUST_PICKLES decides
     if source.suffix.lower() == ".toml":
         cameras = read_toml_calibration(source)
     else:
         names = [c for c in session_cameras(source) if (source / c / CALIBRATION_FILE).is_file()]
         if not names:
             raise click.UsageError(f"no Cam*/{CALIBRATION_FILE} found in {source}")
-        cameras = [read_opencap_calibration(source / c / CALIBRATION_FILE, name=c) for c in names]
+        cameras = [
+            read_opencap_calibration(source / c / CALIBRATION_FILE, name=c, trust=trust)
+            for c in names
+        ]
     if dest.suffix.lower() == ".toml":
         write_toml_calibration(cameras, dest)
     else:
-        for cam in cameras:
-            write_opencap_calibration(cam, dest / cam.name / CALIBRATION_FILE)
+        # camera names come from the TOML: each must stay one folder under DEST
+        folders = [safe_component(cam.name, f"camera name in {source}") for cam in cameras]
+        for cam, folder in zip(cameras, folders, strict=True):
+            write_opencap_calibration(cam, dest / folder / CALIBRATION_FILE)
     click.echo(f"{len(cameras)} camera(s) written to {dest}: {', '.join(c.name for c in cameras)}")

@@ -36,6 +36,7 @@ import numpy as np
 
 from opencapbench.errors import OCBError
 from opencapbench.io.atomic import atomic_path
+from opencapbench.io.paths import safe_component
 from opencapbench.keypoints import KeypointSet, get_keypoint_set
 
 __all__ = [
@@ -248,7 +249,5 @@ def store_path(
     """Path of one store file: ``<store_root>/<subject>/<session>/<trial>/<camera>.npz``."""
     parts = {"subject": subject, "session": session, "trial": trial, "camera": camera}
     for what, value in parts.items():
-        value = str(value)
-        if not value or value in (".", "..") or "/" in value or "\\" in value:
-            raise ValueError(f"invalid {what} name for the keypoint store: {value!r}")
+        safe_component(value, f"{what} name for the keypoint store")
     return Path(store_root) / str(subject) / str(session) / str(trial) / f"{camera}.npz"

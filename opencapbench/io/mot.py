@@ -132,7 +132,7 @@ def read_mot(path: str | os.PathLike) -> pd.DataFrame:
 
     Raises:
         MotFileError: no ``endheader``, no ``time`` column, duplicate columns, ragged or
-            non-numeric rows.
+            non-numeric rows, fewer or more rows than the header's ``nRows``.
     """
     path = Path(path)
     if not path.is_file():
@@ -190,6 +190,12 @@ def read_mot(path: str | os.PathLike) -> pd.DataFrame:
     data = np.array(rows, dtype=np.float64).reshape(len(rows), ncols)
     if np.isnan(data[:, 0]).any():
         raise MotFileError(f"{path}: the time column has missing values")
+    declared = next((v for k, v in header.items() if k.lower() == "nrows"), None)
+    if declared is not None and declared.strip().isdigit() and int(declared) != len(rows):
+        raise MotFileError(
+            f"{path}: the header says nRows={declared.strip()} but {len(rows)} data rows were "
+            "read (truncated or edited file)"
+        )
     df = pd.DataFrame(data[:, 1:], columns=labels[1:], index=pd.Index(data[:, 0], name="time"))
     df.attrs["in_degrees"] = in_degrees
     df.attrs["name"] = lines[0].strip() if end > 0 else ""

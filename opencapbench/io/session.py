@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from opencapbench.errors import OCBError
+from opencapbench.geometry.frames import PLACEMENTS
 from opencapbench.io.atomic import atomic_write
 
 __all__ = [
@@ -39,8 +40,9 @@ __all__ = [
     "KNOWN_PLACEMENTS",
 ]
 
-#: Checkerboard placements OpenCap / OpenCapBench know how to rotate into OpenSim's frame.
-KNOWN_PLACEMENTS = ("ground", "backWall", "backWall_walking", "ground_jumps", "ground_gaits")
+#: Checkerboard placements OpenCap / OpenCapBench know how to rotate into OpenSim's frame
+#: (``backWall_upsideDown`` is chosen by ``checkerBoard.upsideDown``, not named in the file).
+KNOWN_PLACEMENTS = tuple(k for k in PLACEMENTS if k != "backWall_upsideDown")
 
 _MODELLED_TOP = {
     "checkerBoard",
@@ -165,6 +167,11 @@ def session_metadata_from_dict(doc: Any, source: str = "<dict>") -> SessionMetad
         raise SessionMetadataError(
             f"{source}: missing checkerBoard.placement (one of {', '.join(KNOWN_PLACEMENTS)}); "
             "it fixes how the calibration frame is rotated into OpenSim's frame"
+        )
+    if placement.strip() not in KNOWN_PLACEMENTS:
+        raise SessionMetadataError(
+            f"{source}: unknown checkerBoard.placement {placement.strip()!r} (one of "
+            f"{', '.join(KNOWN_PLACEMENTS)})"
         )
     models = doc.get("iphoneModel") or {}
     if not isinstance(models, dict):

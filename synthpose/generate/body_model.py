@@ -121,11 +121,57 @@ def find_model_file(smplx_dir: str | os.PathLike, gender: str) -> Path:
     )
 
 
+def check_model_npz(path: str | os.PathLike) -> None:
+    """Refuse an ``.npz`` model file that holds object arrays before ``smplx`` opens it.
+
+    ``smplx`` loads ``.npz`` files with ``allow_pickle=True``, so an object array in a
+    downloaded file would be unpickled (and could run code).  The real SMPL-X files hold only
+    numeric arrays.  Only the ``.npy`` headers are read (the dtype of every key), not the data.
+
+    Raises:
+        BodyModelError: naming the file and the first key that holds Python objects, or
+            saying the file is not a readable ``.npz``.
+    """
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                with archive.open(member) as fh:
+                    version = npy.read_magic(fh)
+                    read_header = (
+                        npy.read_array_header_1_0
+                        if version == (1, 0)
+                        else npy.read_array_header_2_0
+                    )
+                    _, _, dtype = read_header(fh)
+                if dtype.hasobject:
+                    key = member.removesuffix(".npy")
+                    raise BodyModelError(
+                        f"{path}: key {key!r} holds Python objects (dtype {dtype}); refused, "
+                        "because loading it would unpickle them and could run code. The SMPL-X "
+                        "release files hold only numeric arrays: download the model again."
+                    )
+    except BodyModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any read failure means a bad file
+        raise BodyModelError(
+            f"cannot load SMPL-X model {path}: not a readable .npz ({type(exc).__name__}: {exc})"
+        ) from None
+
+
 def load_smplx(smplx_dir: str | os.PathLike, spec: BodyModelSpec, dtype=torch.float32):
-    """The ``smplx.SMPLX`` module for ``spec`` (batch size 1; used for its buffers)."""
+    """The ``smplx.SMPLX`` module for ``spec`` (batch size 1; used for its buffers).
+
+    An ``.npz`` model file is first checked by :func:`check_model_npz` (no object arrays).
+    """
     import smplx
 
     path = find_model_file(smplx_dir, spec.gender)
+    if path.suffix.lower() == ".npz":
+        check_model_npz(path)
     try:
         return smplx.SMPLX(
             str(path),

@@ -59,10 +59,9 @@ def _run(kind: str, input_path: Path, source_kwargs: dict | None = None, **kw) -
     import torch
 
     from opencapbench.device import resolve_device
-    from synthpose.generate.body_model import BodyModelError
+    from opencapbench.errors import OCBError
     from synthpose.generate.pipeline import GenerateOptions, run
-    from synthpose.generate.sources import SOURCES, SourceError
-    from synthpose.markers import MarkerFileError
+    from synthpose.generate.sources import SOURCES
 
     if kw["threads"]:
         torch.set_num_threads(kw["threads"])
@@ -79,7 +78,7 @@ def _run(kind: str, input_path: Path, source_kwargs: dict | None = None, **kw) -
             val_fraction=kw["val_fraction"], image_root=kw["image_root"], crops=kw["crops"],
         )  # fmt: skip
         summary = run(source, opts, progress=not kw["quiet"])
-    except (SourceError, MarkerFileError, BodyModelError) as exc:
+    except OCBError as exc:  # a named error that stops the whole run: one line, exit 1
         raise click.ClickException(str(exc)) from None
     click.echo(
         f"{summary['frames']} frames read, {summary['annotations']} annotations written; "
@@ -88,9 +87,18 @@ def _run(kind: str, input_path: Path, source_kwargs: dict | None = None, **kw) -
     )
     for unit, err in summary["failed"].items():
         click.echo(f"  FAILED {unit}: {err}", err=True)
+    skipped = sum(len(frames) for frames in summary["nonfinite"].values())
+    if skipped:
+        click.echo(
+            f"  {skipped} frame(s) of {len(summary['nonfinite'])} source file(s) skipped: "
+            f"NaN/inf parameters (see {kw['out'] / 'skipped_frames.json'})",
+            err=True,
+        )
     for split, path in summary["outputs"].items():
         click.echo(f"  {split}: {path}")
     click.echo(f"  metainfo: {summary['metainfo']}  (metainfo=dict(from_file=...))")
+    if summary["failed"]:
+        raise SystemExit(1)  # the rest is written; failed.json lists what to fix
 
 
 @click.group("generate-dataset", context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,6 +119,8 @@ def _make(kind: str, extra=None):
         src_kw = {}
         if extra:
             src_kw = {k: kw.pop(k) for k in list(kw) if k in extra}
+        if "trust_pickles" in src_kw:  # flag absent: OCB_TRUST_PICKLES decides
+            src_kw["trust_pickles"] = src_kw["trust_pickles"] or None
         _run(kind, input_path, src_kw, **kw)
 
     cmd.__doc__ = SOURCE_HELP[kind] + " See docs/generate-dataset.md for the layout."
@@ -124,8 +134,11 @@ generate_dataset.command("infinity")(_common(_make("infinity")))
 generate_dataset.command("rich")(
     click.option("--gender", default=None, type=click.Choice(["neutral", "male", "female"]),
                  help="Gender for subjects missing from gender.json (default neutral).")(
-        _common(_make("rich", extra={"gender"}))
-    )
+    click.option("--trust-pickles", is_flag=True,
+                 help="Also load body .pkl files that hold more than numpy arrays (they can run "
+                      "code: only your own files). Default: OCB_TRUST_PICKLES, else refuse.")(
+        _common(_make("rich", extra={"gender", "trust_pickles"}))
+    ))
 )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from opencapbench.io.atomic import atomic_write
+from opencapbench.io.paths import safe_component
 from synthpose.markers import MarkerSet
 
 CATEGORY_ID = 1
@@ -126,14 +127,15 @@ def dataset_info(ms: MarkerSet) -> dict:
 def write_metainfo(out_dir: str | os.PathLike, ms: MarkerSet) -> tuple[Path, Path]:
     """Write ``<out>/<name>_metainfo.py`` (MMPose format) and ``<out>/<name>_metainfo.json``."""
     out_dir = Path(out_dir)
+    name = safe_component(ms.name, f"marker set name of {ms.source or 'the marker set'}")
     info = dataset_info(ms)
-    py = out_dir / f"{ms.name}_metainfo.py"
+    py = out_dir / f"{name}_metainfo.py"
     with atomic_write(py) as fh:
         fh.write(
             f'"""MMPose dataset metainfo of marker set {ms.name!r} (ocb generate-dataset)."""\n\n'
         )
         fh.write("dataset_info = " + pprint.pformat(info, sort_dicts=False, width=100) + "\n")
-    js = out_dir / f"{ms.name}_metainfo.json"
+    js = out_dir / f"{name}_metainfo.json"
     with atomic_write(js) as fh:
         json.dump(info, fh, indent=1)
     return py, js

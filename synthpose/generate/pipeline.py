@@ -6,12 +6,14 @@ Output folder::
     <out>/annotations/<split>.json      merged COCO keypoint JSON (ids renumbered)
     <out>/<set>_metainfo.py|.json       MMPose dataset_info of the marker set
     <out>/failed.json                   source files that could not be read, with the error
+    <out>/skipped_frames.json           frames skipped for NaN/inf parameters, with the keys
     <out>/images/                       frames exported from videos (Infinity)
     <out>/crops/<split>/                optional person-centred crops
 
 Every file is written atomically; a unit's shard only appears once it is complete, so an
 interrupted run resumes where it stopped.  A corrupt source file is reported by name and
-skipped; the other units are still written.
+skipped; the other units are still written (and ``ocb generate-dataset`` exits 1).  A frame
+whose parameters or camera hold NaN/inf is skipped, logged and recorded by frame and key.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from opencapbench.io.atomic import atomic_path
+from opencapbench.io.paths import safe_component, safe_relative
 from synthpose.generate.annotate import Annotator
 from synthpose.generate.body_model import BodyModelError, BodyModelSpec, SkinnedSMPLX, load_smplx
 from synthpose.generate.coco import annotation_record, coco_document, write_json, write_metainfo
@@ -108,7 +111,7 @@ class Generator:
 def _crop(image_root: Path, file_name: str, bbox: np.ndarray, padding: float, out: Path):
     import cv2
 
-    img = cv2.imread(str(image_root / file_name))
+    img = cv2.imread(str(safe_relative(file_name, image_root, "image file_name")))
     if img is None:
         return None
     x1, y1, x2, y2 = bbox
@@ -131,11 +134,17 @@ def process_unit(gen: Generator, source: Source, unit: str, split: str, bar: tqd
     annotations: list[dict] = []
     exported: list[int] = []
     frames = 0
+    nonfinite: dict[str, list[str]] = {}  # frame number -> keys holding NaN/inf
     for batch in source.read(unit):
         ann = gen.annotate(batch)
         bar.update(len(batch))
         frames += len(batch)
+        bad = batch.nonfinite()
+        for i, keys in bad.items():
+            nonfinite[str(batch.frames[i])] = keys
         for i in range(len(batch)):
+            if i in bad:
+                continue
             kp = ann.keypoints[i]
             if not ann.valid[i] or int((kp[:, 2] > 0).sum()) < opts.min_keypoints:
                 continue
@@ -156,10 +165,16 @@ def process_unit(gen: Generator, source: Source, unit: str, split: str, bar: tqd
                     rec["crop_file"] = str(crop.relative_to(opts.out))
                     rec["crop_origin"] = origin
             annotations.append(rec)
+    if nonfinite:
+        first = next(iter(nonfinite.items()))
+        log.warning(
+            "%s: %d frame(s) skipped, their parameters hold NaN/inf (frame %s: %s)",
+            unit, len(nonfinite), first[0], ", ".join(first[1]),
+        )  # fmt: skip
     source.export_images(unit, exported, opts.out / "images")
     return {"unit": unit, "split": split, "settings": gen.opts.fingerprint(gen.ms),
             "frames_read": frames, "images": list(images.values()),
-            "annotations": annotations}  # fmt: skip
+            "annotations": annotations, "nonfinite_frames": nonfinite}  # fmt: skip
 
 
 def merge_shards(shards: list[dict], ms: MarkerSet, info: dict) -> dict:
@@ -181,10 +196,14 @@ def merge_shards(shards: list[dict], ms: MarkerSet, info: dict) -> dict:
 def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
     """Generate annotations for every unit of ``source``; returns a summary dict.
 
-    Summary keys: ``frames`` (read this run), ``annotations`` (written this run), ``units_done``, ``units_skipped`` (resumed),
-    ``failed`` ({unit: error}), ``outputs`` ({split: path}), ``metainfo`` (python file path).
+    Summary keys: ``frames`` (read this run), ``annotations`` (written this run),
+    ``units_done``, ``units_skipped`` (resumed), ``failed`` ({unit: error}, also written to
+    ``failed.json``), ``nonfinite`` ({unit: {frame: [keys]}} of every shard in the output:
+    frames skipped because their parameters hold NaN/inf, also written to
+    ``skipped_frames.json``), ``outputs`` ({split: path}), ``metainfo`` (python file path).
     """
     ms = load_marker_set(opts.markers)
+    safe_component(opts.split, "split name (--split)")
     gen = Generator(opts, ms)
     units = source.units()
     shard_dir = opts.out / "shards"
@@ -215,7 +234,7 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
             raise  # a missing model or a bad marker file stops the run, not one unit
         except Exception as exc:  # anything wrong inside one source file skips that file
             failed[unit] = f"{type(exc).__name__}: {exc}"
-            tqdm.write(f"skipping corrupt source {unit}: {exc}")
+            log.warning("skipping source %s: %s", unit, exc)
             continue
         write_json(path, shard)
         done += 1
@@ -225,6 +244,7 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
     if failed or (opts.out / "failed.json").exists():
         write_json(opts.out / "failed.json", failed)
     outputs = {}
+    nonfinite: dict[str, dict[str, list[str]]] = {}
     info = {"description": f"ocb generate-dataset ({source.kind})", "settings": fingerprint}
     for split_dir in sorted(p for p in shard_dir.glob("*") if p.is_dir()):
         shards = []
@@ -232,13 +252,17 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
             s = json.loads(p.read_text())
             if s.get("settings") == fingerprint:
                 shards.append(s)
+                if s.get("nonfinite_frames"):
+                    nonfinite[s["unit"]] = s["nonfinite_frames"]
         outputs[split_dir.name] = write_json(
             opts.out / "annotations" / f"{split_dir.name}.json", merge_shards(shards, ms, info)
         )
+    if nonfinite or (opts.out / "skipped_frames.json").exists():
+        write_json(opts.out / "skipped_frames.json", nonfinite)
     py, _ = write_metainfo(opts.out, ms)
     return dict(
         frames=frames, annotations=annotations, units_done=done, units_skipped=skipped, failed=failed,
-        outputs=outputs, metainfo=py,
+        nonfinite=nonfinite, outputs=outputs, metainfo=py,
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 from opencapbench.errors import OCBError
+from opencapbench.io.paths import UnsafePathError, safe_component
 from opencapbench.keypoints import MARKER_SIGMA, KeypointSet, _mirror_name
 
 #: the 55 SMPL-X kinematic joints, in model order (smplx.joint_names.JOINT_NAMES[:55]).
@@ -250,7 +251,12 @@ def _load_yaml(path: Path) -> MarkerSet:
     skeleton = [tuple(link) for link in doc.get("skeleton") or []]
     if any(len(link) != 2 for link in skeleton):
         raise MarkerFileError(f"{path}: each skeleton link must be a pair of names")
-    ms = marker_set_from_defs(str(doc.get("name", path.stem)), defs, skeleton, source=path)
+    name = str(doc.get("name", path.stem))
+    try:  # the name becomes part of output file names (<name>_metainfo.json)
+        safe_component(name, f"marker set name in {path}")
+    except UnsafePathError as exc:
+        raise MarkerFileError(str(exc)) from None
+    ms = marker_set_from_defs(name, defs, skeleton, source=path)
     # the file may declare the mesh it was made for: check the ranges already on load
     limits = {"vertex": doc.get("num_vertices"), "face": doc.get("num_faces")}
     for m in ms.markers:

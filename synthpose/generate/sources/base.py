@@ -21,6 +21,10 @@ from opencapbench.errors import OCBError
 from synthpose.generate.annotate import CameraBatch
 from synthpose.generate.body_model import BodyModelSpec, BodyParams
 
+#: SMPL-X parameters with a fixed number of values per body (axis-angle, metres)
+PARAM_WIDTH = {"global_orient": 3, "body_pose": 63, "transl": 3, "jaw_pose": 3,
+               "leye_pose": 3, "reye_pose": 3}  # fmt: skip
+
 
 class SourceError(OCBError, ValueError):
     """A source file is missing, corrupt or not in the expected layout (names the file)."""
@@ -48,6 +52,24 @@ class FrameBatch:
 
     def __len__(self) -> int:
         return len(self.file_names)
+
+    def nonfinite(self) -> dict[int, list[str]]:
+        """Frames (batch index) whose parameters or camera hold NaN/inf -> the keys at fault.
+
+        Such a frame cannot be annotated; the pipeline reports it instead of dropping it as
+        if the body were out of view.
+        """
+        fields = {**vars(self.params), **{f"camera {k}": v for k, v in vars(self.cams).items()}}
+        if self.align_to is not None:
+            fields["align_to"] = self.align_to
+        bad: dict[int, list[str]] = {}
+        for key, value in fields.items():
+            if value is None or not torch.is_floating_point(value):
+                continue
+            rows = (~torch.isfinite(value.reshape(len(self), -1)).all(dim=1)).nonzero()
+            for i in rows.flatten().tolist():
+                bad.setdefault(i, []).append(key)
+        return bad
 
 
 class Source(ABC):

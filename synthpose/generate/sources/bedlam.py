@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from opencapbench.io.paths import safe_relative
 from synthpose.generate.body_model import BodyModelSpec, BodyParams
 from synthpose.generate.sources.base import (
     FrameBatch,
@@ -86,7 +87,11 @@ class BedlamSource(Source):
             ext = np.asarray(d["cam_ext"], np.float64).reshape(n, 4, 4)
         except (ValueError, SourceError) as exc:
             raise SourceError(f"{path}: {exc}") from None
-        names = [str(x) for x in d["imgname"]]
+        # image names become the COCO file_name and paths under --image-root
+        names = [
+            safe_relative(str(x), None, f"imgname[{i}] in {path}").as_posix()
+            for i, x in enumerate(d["imgname"])
+        ]
         frames = np.array([frame_number(x, i) for i, x in enumerate(names)])
         keep = np.flatnonzero(frames % self.every_n == 0)
         closeup = "closeup" in path.stem.lower()

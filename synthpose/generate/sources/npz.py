@@ -28,13 +28,51 @@ optional
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
+from opencapbench.io.paths import safe_relative
 from synthpose.generate.body_model import BodyModelSpec, BodyParams
-from synthpose.generate.sources.base import FrameBatch, Source, SourceError, cameras, per_frame
+from synthpose.generate.sources.base import (
+    PARAM_WIDTH,
+    FrameBatch,
+    Source,
+    SourceError,
+    cameras,
+    per_frame,
+)
 
 REQUIRED = ("global_orient", "body_pose", "betas", "transl", "K", "R", "t", "image_size")
+
+
+def per_frame_params(
+    d: dict[str, np.ndarray], key: str, n: int, width: int | None, path: Path
+) -> np.ndarray:
+    """``d[key]`` as float64 (n, width): one row per frame, the rest of the shape flattened.
+
+    Args:
+        width: values per frame; ``None`` accepts any width (betas, hands, expression).
+
+    Raises:
+        SourceError: naming the file and the key, when the array is not numeric or its shape
+            is not (n, ...) with ``width`` values per frame.
+    """
+    value = d[key]
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SourceError(f"{path}: key {key!r} is not numeric (dtype {value.dtype})") from None
+    per_row = int(np.prod(a.shape[1:])) if a.ndim >= 2 else 0
+    if a.ndim < 2 or a.shape[0] != n or (width is not None and per_row != width):
+        expected = f"({n}, {width})" if width is not None else f"({n}, D)"
+        if key == "body_pose":
+            expected += " or (N, 21, 3)"
+        raise SourceError(
+            f"{path}: key {key!r} has shape {a.shape}, expected {expected} "
+            f"(N = {n} frames, from global_orient)"
+        )
+    return a.reshape(n, -1)
 
 
 def load_npz(path) -> dict[str, np.ndarray]:
@@ -77,18 +115,28 @@ class NpzSource(Source):
         missing = [k for k in REQUIRED if k not in d]
         if missing:
             raise SourceError(f"{path}: missing keys {missing}")
-        n = len(d["global_orient"])
+        n = len(np.atleast_1d(d["global_orient"]))
+        pose = {k: per_frame_params(d, k, n, w, path) for k, w in PARAM_WIDTH.items() if k in d}
         betas = np.asarray(d["betas"], dtype=np.float64)
-        betas = np.broadcast_to(betas, (n, betas.shape[-1])) if betas.ndim == 1 else betas
-        lh = d.get("left_hand_pose", np.zeros((n, 45)))
-        rh = d.get("right_hand_pose", np.zeros((n, 45)))
-        if lh.shape != rh.shape or lh.shape[0] != n:
-            raise SourceError(f"{path}: hand poses must both be (N, 45) or (N, P)")
+        if betas.ndim == 1:
+            betas = np.broadcast_to(betas, (n, betas.shape[0]))
+        else:
+            betas = per_frame_params(d, "betas", n, None, path)
+        hands = [
+            per_frame_params(d, k, n, None, path) if k in d else np.zeros((n, 45))
+            for k in ("left_hand_pose", "right_hand_pose")
+        ]
+        lh, rh = hands
+        if lh.shape != rh.shape:
+            raise SourceError(
+                f"{path}: left_hand_pose {lh.shape} and right_hand_pose {rh.shape} must both be "
+                "(N, 45) axis-angle or (N, P) PCA coefficients"
+            )
         use_pca = lh.shape[1] != 45
         gender = str(d.get("gender", "neutral"))
         if gender not in ("neutral", "male", "female"):
             raise SourceError(f"{path}: gender must be neutral/male/female, got {gender!r}")
-        expr = d.get("expression")
+        expr = per_frame_params(d, "expression", n, None, path) if "expression" in d else None
         spec = BodyModelSpec(
             gender=gender,
             num_betas=betas.shape[1],
@@ -104,30 +152,40 @@ class NpzSource(Source):
         size = np.asarray(d["image_size"], dtype=int).reshape(-1)
         if size.shape != (2,):
             raise SourceError(f"{path}: image_size must be (width, height)")
-        frame_ids = np.asarray(d.get("frame_ids", np.arange(n))).astype(int)
-        names = d.get("image_names")
+        frame_ids = np.asarray(d.get("frame_ids", np.arange(n))).astype(int).reshape(-1)
+        if frame_ids.shape != (n,):
+            raise SourceError(
+                f"{path}: key 'frame_ids' has shape {frame_ids.shape}, expected ({n},)"
+            )
+        names = None
+        if "image_names" in d:
+            raw = np.asarray(d["image_names"]).reshape(-1)
+            if raw.shape != (n,):
+                raise SourceError(
+                    f"{path}: key 'image_names' has shape {raw.shape}, expected ({n},)"
+                )
+            # names become paths under --image-root (crops) and the COCO file_name
+            names = [
+                safe_relative(str(x), None, f"image_names[{i}] in {path}").as_posix()
+                for i, x in enumerate(raw)
+            ]
         stem = path.stem
         keep = self._frames(d, n)
         for s in range(0, len(keep), self.batch_size):
             idx = keep[s : s + self.batch_size]
             params = BodyParams.from_numpy(
                 betas=betas[idx],
-                global_orient=d["global_orient"][idx],
-                body_pose=np.asarray(d["body_pose"])[idx],
-                jaw_pose=d.get("jaw_pose", np.zeros((n, 3)))[idx],
-                leye_pose=d.get("leye_pose", np.zeros((n, 3)))[idx],
-                reye_pose=d.get("reye_pose", np.zeros((n, 3)))[idx],
                 left_hand_pose=lh[idx],
                 right_hand_pose=rh[idx],
-                transl=d["transl"][idx],
                 expression=None if expr is None else expr[idx],
+                **{k: v[idx] for k, v in pose.items()},
             )
             cams = cameras(
                 K[idx], R[idx], t[idx], np.broadcast_to(size, (len(idx), 2)),
                 None if dist is None else dist[idx],
             )  # fmt: skip
             files = (
-                [str(names[i]) for i in idx]
+                [names[i] for i in idx]
                 if names is not None
                 else [f"{stem}/{frame_ids[i]:06d}.png" for i in idx]
             )

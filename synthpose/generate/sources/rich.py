@@ -13,6 +13,8 @@ calibration file).  Bodies: ``betas`` (1, 10), ``global_orient``, ``body_pose`` 
 ``jaw_pose``, ``leye_pose``, ``reye_pose``, ``left_hand_pose``/``right_hand_pose`` (1, 12:
 PCA, ``flat_hand_mean=False``), ``expression`` (1, 10), ``transl``, in the world frame of the
 calibration files (RICH's multi-camera frame).
+Body pickles are read with the restricted unpickler of :mod:`opencapbench.io.pickles` (numpy
+arrays only; ``trust_pickles`` / ``--trust-pickles`` admits anything, with a warning).
 The calibration XML holds ``CameraMatrix`` (3x4 or 4x4 world->camera ``[R|t]``, metres),
 ``Intrinsics`` (3x3) and ``Distortion`` (5); distortion is applied (the original ignored it).
 Images are 4112x3008.
@@ -21,15 +23,21 @@ Images are 4112x3008.
 from __future__ import annotations
 
 import json
-import pickle
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from opencapbench.io.pickles import load_pickle
 from synthpose.generate.body_model import BodyModelSpec, BodyParams
-from synthpose.generate.sources.base import FrameBatch, Source, SourceError, cameras
+from synthpose.generate.sources.base import (
+    PARAM_WIDTH,
+    FrameBatch,
+    Source,
+    SourceError,
+    cameras,
+)
 
 IMAGE_SIZE = (4112, 3008)
 PARAM_KEYS = (
@@ -67,8 +75,16 @@ def read_calibration(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 class RichSource(Source):
     kind = "rich"
 
-    def __init__(self, root, every_n: int = 1, batch_size: int = 256, gender: str | None = None):
+    def __init__(
+        self,
+        root,
+        every_n: int = 1,
+        batch_size: int = 256,
+        gender: str | None = None,
+        trust_pickles: bool | None = None,
+    ):
         super().__init__(root, every_n, batch_size)
+        self.trust_pickles = trust_pickles
         self.genders: dict[str, str] = {}
         if (self.root / "gender.json").is_file():
             self.genders = json.loads((self.root / "gender.json").read_text())
@@ -105,7 +121,7 @@ class RichSource(Source):
                 items.append((int(fd.name), pkl))
         for s in range(0, len(items), self.batch_size):
             chunk = items[s : s + self.batch_size]
-            rows = [self._load(p) for _, p in chunk]
+            rows = [self._load(p, self.trust_pickles) for _, p in chunk]
             arrays = {k: np.concatenate([r[k] for r in rows]) for k in PARAM_KEYS}
             b = len(chunk)
             params = BodyParams.from_numpy(**arrays)
@@ -120,12 +136,12 @@ class RichSource(Source):
             yield FrameBatch(spec, params, cams, files, [f for f, _ in chunk])
 
     @staticmethod
-    def _load(path: Path) -> dict[str, np.ndarray]:
-        try:
-            with open(path, "rb") as fh:
-                d = pickle.load(fh)
-        except Exception as exc:
-            raise SourceError(f"{path}: cannot read body pickle ({exc})") from None
+    def _load(path: Path, trust: bool | None = None) -> dict[str, np.ndarray]:
+        d = load_pickle(path, SourceError, "body pickle", trust=trust)
+        if not isinstance(d, dict):
+            raise SourceError(
+                f"{path}: expected a dict of SMPL-X parameters, got {type(d).__name__}"
+            )
         out = {}
         for k in PARAM_KEYS:
             if k not in d:
@@ -138,5 +154,13 @@ class RichSource(Source):
                 raise SourceError(f"{path}: missing {k!r}")
             v = d[k]
             v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
-            out[k] = v.reshape(1, -1).astype(np.float64)
+            try:
+                out[k] = v.reshape(1, -1).astype(np.float64)
+            except (TypeError, ValueError):
+                raise SourceError(f"{path}: key {k!r} is not numeric") from None
+            width = PARAM_WIDTH.get(k)
+            if width is not None and out[k].shape[1] != width:
+                raise SourceError(
+                    f"{path}: key {k!r} has shape {v.shape}, expected (1, {width}) for one body"
+                )
         return out
