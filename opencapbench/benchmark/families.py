@@ -1,5 +1,6 @@
 """The model families of the OpenCapBench table in the benchmark: which keypoint set a run
-scores, its marker recipe, the early refusal, and OpenCap's augmenter as a stage.
+scores, its marker recipe, and the early refusal (OpenCap's augmenter is the
+:class:`~opencapbench.benchmark.stages.AugmenterStage`).
 
 | family (paper row)                          | keypoint set                | markers → IK              |
 |---------------------------------------------|-----------------------------|---------------------------|
@@ -13,18 +14,16 @@ scores, its marker recipe, the early refusal, and OpenCap's augmenter as a stage
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from opencapbench.benchmark.config import BenchmarkConfig
-from opencapbench.benchmark.stages import Stage, StageResult, trc_path
 from opencapbench.io.opencap_layout import Subject, Trial
 from opencapbench.recipes import MarkerRecipe, RecipeError, get_recipe
 
-__all__ = ["AugmenterStage", "check_run", "run_keypoint_set", "run_recipe"]
+__all__ = ["check_run", "run_keypoint_set", "run_recipe", "trial_recipe"]
 
 log = logging.getLogger(__name__)
 
@@ -88,37 +87,3 @@ def trial_recipe(trial: Trial, keypoint_set: str, cfg: BenchmarkConfig) -> Marke
             f"{recipe.keypoint_set!r} (one keypoint set per run; pass --keypoint-set)"
         )
     return recipe
-
-
-class AugmenterStage(Stage):
-    """OpenCap's LSTM marker augmenter: triangulated OpenPose-style markers → TRC with the 43
-    anatomical markers appended (``trc/<subject>/<trial>_<version>.trc``), for IK."""
-
-    name = "augmenter"
-    consumes = ("trc",)
-    produces = ("trc",)
-
-    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
-        a = cfg.augmenter
-        return {"version": a.version, "rate_hz": a.rate_hz, "offset": a.vertical_offset,
-                "model_dir": a.model_dir}  # fmt: skip
-
-    def input_files(self, item: Trial, cfg: BenchmarkConfig) -> list[Path]:
-        return [item.metadata_path] if item.metadata_path.is_file() else []
-
-    def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
-        from opencapbench.augmenter import AugmenterError, augment_trc
-        from opencapbench.io.session import read_session_metadata
-
-        meta = read_session_metadata(item.metadata_path)
-        if not meta.height_m or not meta.mass_kg:
-            raise AugmenterError(
-                f"{item.metadata_path}: the marker augmenter needs height_m and mass_kg"
-            )
-        version = cfg.augmenter.version or "v0.3"
-        out = trc_path(cfg, item).with_name(f"{item.name}_augmented_{version}.trc")
-        info = augment_trc(
-            inputs["trc"], out, meta.height_m, meta.mass_kg, version,
-            cfg.augmenter.model_dir, cfg.augmenter.rate_hz, cfg.augmenter.vertical_offset,
-        )  # fmt: skip
-        return StageResult({"trc": out}, info)

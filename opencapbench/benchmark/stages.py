@@ -250,6 +250,40 @@ class IKStage(Stage):
         )
 
 
+class AugmenterStage(Stage):
+    """OpenCap's LSTM marker augmenter: triangulated OpenPose-style markers → TRC with the 43
+    anatomical markers appended (``trc/<subject>/<trial>_augmented_<version>.trc``), for IK."""
+
+    name = "augmenter"
+    consumes = ("trc",)
+    produces = ("trc",)
+
+    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
+        a = cfg.augmenter
+        return {"version": a.version, "rate_hz": a.rate_hz, "offset": a.vertical_offset,
+                "model_dir": a.model_dir}  # fmt: skip
+
+    def input_files(self, item: Trial, cfg: BenchmarkConfig) -> list[Path]:
+        return [item.metadata_path] if item.metadata_path.is_file() else []
+
+    def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
+        from opencapbench.augmenter import AugmenterError, augment_trc
+        from opencapbench.io.session import read_session_metadata
+
+        meta = read_session_metadata(item.metadata_path)
+        if not meta.height_m or not meta.mass_kg:
+            raise AugmenterError(
+                f"{item.metadata_path}: the marker augmenter needs height_m and mass_kg"
+            )
+        version = cfg.augmenter.version or "v0.3"
+        out = trc_path(cfg, item).with_name(f"{item.name}_augmented_{version}.trc")
+        info = augment_trc(
+            inputs["trc"], out, meta.height_m, meta.mass_kg, version,
+            cfg.augmenter.model_dir, cfg.augmenter.rate_hz, cfg.augmenter.vertical_offset,
+        )  # fmt: skip
+        return StageResult({"trc": out}, info)
+
+
 def _ik_weights(cfg: BenchmarkConfig) -> dict[str, float]:
     """``cfg.ik_weights``, else the IK weights of the run's marker recipe."""
     from opencapbench.benchmark.families import run_recipe
@@ -340,8 +374,6 @@ def default_stages(cfg: BenchmarkConfig) -> list[Stage]:
         stages.append(PoseStage())
     stages.append(MarkersStage())
     if cfg.augmenter.version:
-        from opencapbench.benchmark.families import AugmenterStage
-
         stages.append(AugmenterStage())
     stages += [IKStage(), ScoreStage()]
     if cfg.plots:
