@@ -23,6 +23,7 @@ from opencapbench.augmenter.versions import (
     URL_TEMPLATES,
     get_version,
 )
+from opencapbench.io.atomic import atomic_path
 
 __all__ = ["augmenter_cache_dir", "model_dirs", "sha256_of"]
 
@@ -57,8 +58,9 @@ def _download(model: str, file: str, dest: Path) -> None:
     for template in URL_TEMPLATES:
         url = template.format(commit=OPENCAP_CORE_COMMIT, model=model, file=file)
         try:
-            # writes a temporary file beside dest, checks the hash, then moves it into place
-            download_url_to_file(url, str(dest), hash_prefix=expected, progress=False)
+            # the hash is checked before the file takes its final name
+            with atomic_path(dest) as tmp:
+                download_url_to_file(url, str(tmp), hash_prefix=expected, progress=False)
             log.info("downloaded %s", url)
             return
         except Exception as exc:  # noqa: BLE001 - any failure: try the next URL, then report
