@@ -95,7 +95,8 @@ def write_random_dataset(
 def bench_config(args, data_root: Path, metainfo: dict, amp: bool, work_dir: Path):
     from synthpose.finetune.runner import build_config
 
-    cfg = build_config(args.config, work_dir=work_dir, amp=amp)
+    precision = ("fp16" if args.device == "cuda" else "bf16") if amp else "none"
+    cfg = build_config(args.config, work_dir=work_dir, amp=precision, device=args.device)
     cfg.model.backbone.init_cfg = None  # weights do not matter for speed; no download
     cfg.model.head.out_channels = metainfo["num_keypoints"]
     pipeline = cfg.train_dataloader.dataset.get("pipeline") or cfg.get("train_pipeline")
@@ -170,9 +171,9 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     from mmengine.config import Config
 
-    import synthpose.finetune  # noqa: F401
-    from synthpose.finetune.amp import cpu_bf16_supported
-    from synthpose.finetune.metainfo import dataset_info_from_keypoint_set, parse_metainfo
+    import opencapbench.pose.registry_all  # noqa: F401
+    from opencapbench.pose.datasets.metainfo import dataset_info_from_keypoint_set, parse_metainfo
+    from opencapbench.pose.engine.optim_wrapper import cpu_bf16_supported
     from synthpose.finetune.toy_data import toy_dataset_info
 
     cfg = Config.fromfile(args.config)

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import torch
 
+from opencapbench.inference.catalog import MODELS
 from opencapbench.inference.detector import RTDetrPersonDetector
 from opencapbench.inference.models import BoundPoseModel, default_batch_size
 from opencapbench.inference.pipeline import PipelineOptions, run_pose
@@ -45,7 +46,7 @@ from opencapbench.pose.transforms.warp import bbox_xyxy2cs, fix_aspect_ratio, ge
 
 REPO = Path(__file__).resolve().parents[1]
 SPEED_PX = 6.0  # synthetic person's speed, px per frame
-W48_CONFIG = REPO / "configs" / "pose" / "td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py"
+W48_CONFIG = MODELS["synthpose-hrnet48"].config_path
 
 
 # ------------------------------------------------------------------------------ naive path

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "demo": "opencapbench.benchmark.cli:demo",
     "import-keypoints": "opencapbench.io.cli:import_keypoints",
     "convert-calibration": "opencapbench.io.cli:convert_calibration",
+    "compare": "opencapbench.report.cli:compare",
 }
 
 #: one-line help shown by ``ocb --help`` without importing the command's module.
@@ -33,6 +34,7 @@ SHORT_HELP: dict[str, str] = {
     "demo": "Generate a synthetic dataset and benchmark it end to end (no downloads).",
     "import-keypoints": "Import OpenPose/Pose2Sim JSON or OpenCap pickles into the keypoint store.",
     "convert-calibration": "Convert OpenCap calibration pickles <-> Pose2Sim/AniPose TOML.",
+    "compare": "Compare benchmark runs: the paper's table (Markdown, CSV, LaTeX).",
 }
 
 

@@ -14,23 +14,24 @@ from __future__ import annotations
 import argparse
 import sys
 
-from opencapbench.inference.errors import ModelNotAvailableError
-from opencapbench.inference.hub import hub_files, hub_snapshot
-from opencapbench.inference.models import DEFAULT_DETECTOR, MODELS
+from opencapbench.inference.catalog import DEFAULT_DETECTOR, MODELS
+from opencapbench.inference.detector import detector_folder
+from opencapbench.inference.errors import InferenceError
+from opencapbench.inference.hub import fetch_model
 
 
 def fetch(name: str) -> str:
-    spec = MODELS[name]
-    if spec.kind == "vitpose":
-        return str(hub_snapshot(spec.repo_id, spec.files))
-    return ", ".join(str(p) for p in hub_files(spec.repo_id, spec.files))
+    """Download (or find cached) and check the files of a registered model."""
+    return ", ".join(str(p) for p in fetch_model(MODELS[name]))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help=f"model names ({', '.join(MODELS)})")
     parser.add_argument("--all", action="store_true", help="every registered pose model")
-    parser.add_argument("--no-detector", action="store_true", help=f"skip {DEFAULT_DETECTOR}")
+    parser.add_argument(
+        "--no-detector", action="store_true", help=f"skip {DEFAULT_DETECTOR.repo_id}"
+    )
     args = parser.parse_args(argv)
     names = sorted(MODELS) if args.all else (args.models or ["synthpose-hrnet48"])
     unknown = sorted(set(names) - set(MODELS))
@@ -40,13 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         try:
             print(f"{name}: {fetch(name)}")
-        except ModelNotAvailableError as exc:
+        except InferenceError as exc:
             failed += 1
             print(f"{name}: {exc}", file=sys.stderr)
     if not args.no_detector:
         try:
-            print(f"detector: {hub_snapshot(DEFAULT_DETECTOR, ['*.json', '*.safetensors'])}")
-        except ModelNotAvailableError as exc:
+            print(f"detector: {detector_folder(DEFAULT_DETECTOR.repo_id)}")
+        except InferenceError as exc:
             failed += 1
             print(f"detector: {exc}", file=sys.stderr)
     return 1 if failed else 0

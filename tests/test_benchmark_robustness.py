@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from opencapbench.benchmark.runner import BenchmarkConfig, run_benchmark
@@ -98,6 +99,18 @@ def test_missing_camera_and_nan_keypoints(dataset, tmp_path) -> None:
     # the default ("all") uses the three cameras that remain
     lenient = _run(dataset, tmp_path / "lenient")
     assert lenient.failures.empty, lenient.failures.to_string()
+    # what the lenient run did differently is recorded, per trial, in warnings.csv
+    warned = lenient.warnings.assign(
+        key=lenient.warnings["subject"] + "/" + lenient.warnings["trial"]
+    )
+    missing = warned[
+        warned["message"].str.contains("Cam3") & warned["message"].str.contains("missing")
+    ]
+    assert set(missing["key"]) == {f"subject2/{t}" for t in TRIALS}
+    cut = warned[warned["message"].str.contains("cut to the first")]
+    assert set(cut["key"]) == {"subject1/squats1"}
+    table = pd.read_csv(tmp_path / "lenient/results/warnings.csv")
+    assert len(table) == len(lenient.warnings)
     assert len(_scored(lenient)) == 6
     rmse = lenient.per_trial.set_index(["subject", "trial", "dof"])["rmse"]
     assert rmse.max() < 4.0

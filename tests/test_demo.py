@@ -18,6 +18,8 @@ def test_demo_prints_the_error_table_and_resumes(tmp_path: Path) -> None:
     mean_rmse = float(mean_row.split("|")[2])
     assert 0.0 < mean_rmse < 4.0
     assert (out / "benchmark/results/opencapbench.csv").is_file()
+    html = (out / "benchmark/results/report.html").read_text()
+    assert "data:image/png;base64," in html and "Joint-angle error per DOF" in html
     mot = out / "benchmark/ik/subject1/walking1.mot"
     stamp = mot.stat().st_mtime_ns
     second = CliRunner().invoke(main, ["demo", "-o", str(out)])

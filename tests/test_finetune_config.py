@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import synthpose.finetune  # noqa: F401  (registers)
+import opencapbench.pose.registry_all  # noqa: F401  (registers)
+from opencapbench.device import PrecisionError
 from opencapbench.pose.builder import build_pose_estimator
 from opencapbench.pose.checkpoint import save_mmpose_checkpoint
 from synthpose.finetune.runner import (
@@ -85,7 +86,7 @@ def test_synthpose_model_builds_with_hrnet_w48_and_52_heatmaps():
 def test_cfg_options_amp_and_work_dir(tmp_path):
     opts = parse_cfg_options(["train_cfg.max_epochs=3", "param_scheduler.1.milestones=[1,2]"])
     assert opts == {"train_cfg.max_epochs": 3, "param_scheduler.1.milestones": [1, 2]}
-    cfg = build_config(TINY, amp=True, cfg_options=["train_cfg.max_epochs=3"], resume=True)
+    cfg = build_config(TINY, amp="bf16", cfg_options=["train_cfg.max_epochs=3"], resume=True)
     assert cfg.train_cfg.max_epochs == 3 and cfg.resume is True
     expected = "AmpOptimWrapper" if torch.cuda.is_available() else "AutocastOptimWrapper"
     assert cfg.optim_wrapper.type == expected
@@ -94,6 +95,11 @@ def test_cfg_options_amp_and_work_dir(tmp_path):
         parse_cfg_options(["max_epochs"])
     with pytest.raises(FinetuneConfigError, match="not a folder"):
         build_config(TINY, data=tmp_path / "missing")
+    with pytest.raises(PrecisionError, match="fp16 autocast needs CUDA"):
+        build_config(TINY, amp="fp16", device="cpu")
+    assert (
+        build_config(TINY, amp="none").optim_wrapper.get("type", "OptimWrapper") == "OptimWrapper"
+    )
 
 
 def test_pretrained_url_resolves_to_cache_and_loads_backbone_with_prefix(tmp_path):
@@ -126,12 +132,12 @@ def test_unreachable_pretrained_url_names_the_cache_path(tmp_path):
 def test_cpu_autocast_wrapper_runs_backbone_in_bf16_and_loss_in_fp32(tmp_path):
     from mmengine.dataset import pseudo_collate
 
+    from opencapbench.pose.datasets.coco import SynthPoseDataset
     from opencapbench.pose.registry import OPTIM_WRAPPERS
-    from synthpose.finetune.datasets import SynthPoseDataset
     from synthpose.finetune.toy_data import write_toy_dataset
 
     torch.manual_seed(0)
-    cfg = build_config(TINY, amp=True)
+    cfg = build_config(TINY, amp="bf16", device="cpu")
     toy = write_toy_dataset(tmp_path, num_train=4, num_val=1, seed=2)
     ds = SynthPoseDataset(ann_file=str(toy.train_ann), metainfo=str(toy.metainfo),
                           data_prefix=dict(img=str(toy.image_dir)),

@@ -155,7 +155,7 @@ def test_ocb_infer_finds_the_keypoints_with_the_finetuned_checkpoint(trained, tm
 def test_cli_finetune_runs_and_reports_bad_annotations(tmp_path):
     toy = write_toy_dataset(tmp_path / "data", num_train=8, num_val=4, seed=9)
     work = tmp_path / "work"
-    args = ["finetune", str(TINY), "--data", str(toy.root), "--work-dir", str(work),
+    args = ["finetune", str(TINY), "--data", str(toy.root), "-o", str(work),
             "--cfg-options", "train_cfg.max_epochs=1", "train_cfg.val_interval=1",
             "train_dataloader.batch_size=4"]  # fmt: skip
     result = CliRunner().invoke(ocb, args)

@@ -6,6 +6,7 @@ import json
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
@@ -73,8 +74,8 @@ def test_npz_run_writes_coco_that_pycocotools_reads(npz_run) -> None:
     raw, out, _, result = npz_run
     assert result.exit_code == 1, result.output  # one source failed: the rest is still written
     assert "FAILED corrupt.npz" in result.output
-    failed = json.loads((out / "failed.json").read_text())
-    assert list(failed) == ["corrupt.npz"]
+    failed = pd.read_csv(out / "failures.csv")
+    assert list(failed["item"]) == ["corrupt.npz"] and list(failed["step"]) == ["annotate"]
     coco = COCO(str(out / "annotations" / "train.json"))
     ms = load_marker_set()
     assert coco.loadCats(1)[0]["keypoints"] == list(ms.names)

@@ -9,6 +9,7 @@ import re
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
@@ -85,8 +86,10 @@ def test_a_failed_source_makes_the_command_fail_but_keeps_the_rest(tmp_path) -> 
     result = CliRunner().invoke(generate_dataset, _args(src, out))
     assert result.exit_code == 1, result.output
     assert "1 source files done, 0 resumed, 1 failed" in result.output
-    failed = json.loads((out / "failed.json").read_text())
-    assert list(failed) == ["short.npz"] and "'transl' has shape (2, 3)" in failed["short.npz"]
+    failed = pd.read_csv(out / "failures.csv").set_index("item")["message"]
+    assert (
+        list(failed.index) == ["short.npz"] and "'transl' has shape (2, 3)" in failed["short.npz"]
+    )
     doc = json.loads((out / "annotations" / "train.json").read_text())
     assert {im["source"] for im in doc["images"]} == {"good.npz"} and len(doc["images"]) == N
 

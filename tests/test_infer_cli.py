@@ -115,3 +115,15 @@ def test_unknown_model_is_a_clear_error(inputs: dict[str, Path], tmp_path: Path)
     )
     assert res.exit_code == 1
     assert "unknown pose model 'no-such-model'" in res.output and "synthpose-hrnet48" in res.output
+
+
+def test_fp16_on_cpu_and_out_of_range_numbers_are_refused_up_front(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    base = ["infer", str(inputs["good"]), "-o", str(tmp_path / "o"), "--no-progress"]
+    res = CliRunner().invoke(main, [*base, "--device", "cpu", "--amp", "fp16"])
+    assert res.exit_code == 1 and "fp16 autocast needs CUDA" in res.output
+    assert not (tmp_path / "o").exists()  # refused before any input was processed
+    for bad in (["--det-threshold", "1.5"], ["--det-interval", "0"], ["--batch-size", "-1"]):
+        res = CliRunner().invoke(main, [*base, *bad])
+        assert res.exit_code == 2 and bad[0] in res.output, bad

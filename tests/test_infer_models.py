@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from opencapbench.inference.errors import UnknownModelError
-from opencapbench.inference.models import MODELS, keypoint_set_name, load_pose_model
-from opencapbench.inference.testing import torch_threads
+from opencapbench.inference.catalog import MODELS
+from opencapbench.inference.errors import ModelIntegrityError, UnknownModelError
+from opencapbench.inference.hub import sha256_of
+from opencapbench.inference.models import keypoint_set_name, load_pose_model
+from opencapbench.inference.testing import torch_threads, write_hub_cache
 from opencapbench.keypoints import get_keypoint_set
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +61,7 @@ def test_offline_with_empty_cache_says_what_to_download(tmp_path: Path) -> None:
     cache = str(tmp_path / "hf" / "hub")
     hrnet = msgs["synthpose-hrnet48"]
     assert "stanfordmimi/synthpose-hrnet-48-mmpose" in hrnet
-    assert "td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py hrnet-w48_dark.pth" in hrnet
+    assert "hrnet-w48_dark.pth" in hrnet and MODELS["synthpose-hrnet48"].revision in hrnet
     assert "HF_HUB_OFFLINE=1" in hrnet and cache in hrnet and "hf download" in hrnet
     assert "stanfordmimi/synthpose-vitpose-base-hf" in msgs["synthpose-vitpose-base"]
     assert "PekingU/rtdetr_r50vd_coco_o365" in msgs["detector"] and cache in msgs["detector"]
@@ -109,3 +111,94 @@ def test_vitpose_folder_with_unnamed_keypoints_registers_a_set(tmp_path: Path) -
         [np.zeros((64, 64, 3), np.uint8)], [np.array([[8, 8, 40, 60]])]
     )
     assert kp.shape == (1, 5, 2) and sc.shape == (1, 5)
+
+
+# ------------------------------------------------------------------ registered models: trust
+TINY = REPO / "configs" / "pose" / "tiny_hrnet_test.py"
+_EVIL_CONFIG = "import pathlib\npathlib.Path({marker!r}).write_text('pwned')\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> tuple[Path, Path]:
+    """Two tiny HRNet checkpoints with different random weights."""
+    import torch
+
+    from opencapbench.pose.builder import build_pose_estimator
+    from opencapbench.pose.checkpoint import dataset_meta_from_keypoint_set, save_mmpose_checkpoint
+
+    folder = tmp_path_factory.mktemp("weights")
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = build_pose_estimator(TINY)
+        model.init_weights()
+        meta = dataset_meta_from_keypoint_set(get_keypoint_set("coco17"))
+        paths.append(save_mmpose_checkpoint(model, folder / f"tiny{seed}.pth", meta))
+    return paths[0], paths[1]
+
+
+@pytest.fixture
+def offline_cache(tmp_path: Path, monkeypatch) -> Path:
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return cache
+
+
+def _hub_with_evil_config(cache: Path, weights: Path, marker: Path):
+    """The registered HRNet's repository in the cache, its config replaced by a payload."""
+    import dataclasses
+
+    entry = MODELS["synthpose-hrnet48"]
+    evil = cache.parent / "evil.py"
+    evil.write_text(_EVIL_CONFIG.format(marker=str(marker)))
+    hub_config = "td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py"
+    write_hub_cache(
+        cache, entry.repo_id, entry.revision, {hub_config: evil, entry.weights: weights}
+    )
+    # the same repository, but the tiny architecture and its weights' digest
+    return dataclasses.replace(entry, config=str(TINY), sha256=sha256_of(weights))
+
+
+def test_registered_model_never_executes_the_downloaded_config(
+    offline_cache, tiny_weights, tmp_path
+) -> None:
+    marker = tmp_path / "payload_ran"
+    entry = _hub_with_evil_config(offline_cache, tiny_weights[0], marker)
+    model = load_pose_model(entry, flip_test=False, batch_size=2)
+    assert model.input_size == (64, 96) and keypoint_set_name(model) == "coco17"
+    assert not marker.exists()
+    with pytest.raises(ModelIntegrityError, match="hrnet-w48_dark.pth: SHA-256"):
+        load_pose_model("synthpose-hrnet48")  # the catalog's digest is the published file's
+    assert not marker.exists()
+
+
+def test_weights_whose_sha256_differs_are_refused(offline_cache, tiny_weights, tmp_path) -> None:
+    import dataclasses
+
+    entry = _hub_with_evil_config(offline_cache, tiny_weights[0], tmp_path / "m")
+    wrong = dataclasses.replace(entry, sha256=sha256_of(tiny_weights[1]))
+    with pytest.raises(ModelIntegrityError) as err:
+        load_pose_model(wrong)
+    assert sha256_of(tiny_weights[0]) in str(err.value) and wrong.sha256 in str(err.value)
+
+
+def test_checkpoint_with_a_registered_name_replaces_its_weights(
+    offline_cache, tiny_weights, tmp_path
+) -> None:
+    import torch
+
+    entry = _hub_with_evil_config(offline_cache, tiny_weights[0], tmp_path / "m")
+    published = load_pose_model(entry, flip_test=False)
+    mine = load_pose_model(entry, checkpoint=tiny_weights[1], flip_test=False)
+    from opencapbench.pose.api import PoseModel
+
+    ref = PoseModel.from_config(TINY, checkpoint=tiny_weights[1], optimize=False)
+    x = torch.full((1, 3, 96, 64), 128.0)
+    out_mine = mine.model.heatmaps(x, flip_test=False)
+    assert torch.allclose(out_mine, ref.heatmaps(x, flip_test=False), atol=1e-4)
+    assert not torch.allclose(published.model.heatmaps(x, flip_test=False), out_mine, atol=1e-4)
+    with pytest.raises(UnknownModelError, match="ViTPose"):
+        load_pose_model("synthpose-vitpose-base", checkpoint=tiny_weights[1])

@@ -73,3 +73,29 @@ def test_pose_stage_writes_caches_and_isolates_failures(tmp_path: Path, models) 
         jobs[:2], store, pose, detector, options=opts, force=True, progress=False
     )
     assert forced.written == files
+
+
+def test_lazy_models_load_once_across_trials_and_never_when_all_is_cached(
+    tmp_path: Path, models
+) -> None:
+    from opencapbench.inference.models import LazyModels
+
+    pose, detector = models
+    data = tmp_path / "data"
+    jobs = [
+        VideoJob("s1", "Session0", trial, "Cam0", write_synthetic_video(data / f"{trial}.avi", 3, (96, 96), 30.0, "MJPG"))
+        for trial in ("walking1", "STS1")
+    ]  # fmt: skip
+    store = tmp_path / "keypoints"
+    opts = PipelineOptions(det_interval=2, progress=False)
+    shared = LazyModels(REPO / "configs" / "pose" / "tiny_hrnet_test.py", detector)
+    first = run_pose_stage([jobs[0]], store, shared, options=opts, progress=False)
+    loaded = shared.pose
+    second = run_pose_stage([jobs[1]], store, shared, options=opts, progress=False)
+    assert first.ok and second.ok and len(first.written) == len(second.written) == 1
+    assert shared.pose is loaded and shared.detector is detector
+    # all cached: a model that cannot even be found is never loaded
+    unusable = LazyModels("no-such-model", detector="no/such-detector")
+    again = run_pose_stage(jobs, store, unusable, options=opts, progress=False)
+    assert again.reused == first.written + second.written and again.ok
+    assert "pose" not in vars(unusable) and "detector" not in vars(unusable)

@@ -10,12 +10,13 @@ from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.registry import TRANSFORMS as ROOT_TRANSFORMS
 from mmengine.registry import DefaultScope
 
+from opencapbench.inference.catalog import MODELS as CATALOG
 from opencapbench.pose.models import TopdownPoseEstimator
 from opencapbench.pose.registry import KEYPOINT_CODECS, MODELS, TRANSFORMS
 from opencapbench.pose.transforms import TopdownAffine
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "pose"
-SYNTHPOSE = CONFIGS / "td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py"
+SYNTHPOSE = CATALOG["synthpose-hrnet48"].config_path  # bundled with the package
 TINY = CONFIGS / "tiny_hrnet_test.py"
 
 

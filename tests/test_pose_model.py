@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from opencapbench.inference.catalog import MODELS
 from opencapbench.keypoints import COCO17
 from opencapbench.pose.api import PoseModel
 from opencapbench.pose.builder import build_pose_estimator, load_config
@@ -21,7 +22,7 @@ from opencapbench.pose.structures import PoseDataSample
 from opencapbench.pose.transforms import Compose
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "pose"
-SYNTHPOSE = CONFIGS / "td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py"
+SYNTHPOSE = MODELS["synthpose-hrnet48"].config_path  # bundled with the package
 TINY = CONFIGS / "tiny_hrnet_test.py"
 
 

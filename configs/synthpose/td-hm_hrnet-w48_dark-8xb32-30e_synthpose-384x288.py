@@ -6,20 +6,21 @@
 # batch 32 on one GPU with AMP, sources mixed 1:1:1:1.
 #
 #   ocb finetune configs/synthpose/td-hm_hrnet-w48_dark-8xb32-30e_synthpose-384x288.py \
-#       --data /path/to/data --amp
+#       --data /path/to/data --amp fp16
 #
 # Expected layout under --data (it replaces `data_root`):
 #   synthpose/<source>/annotations/{train,val}.json   written by `ocb generate-dataset`
-#   synthpose/<source>/synthpose52_metainfo.py         (all sources share the marker set)
+#   synthpose/<source>/synthpose52_metainfo.json       (all sources share the marker set; read
+#                                                       as JSON, never executed)
 #   synthpose/infinity/images/infinity/<video>/...     frames exported by generate-dataset
 #   bedlam/<scene>/png/...   3dpw/imageFiles/...   rich/images/...   (original images)
 #   coco/annotations/person_keypoints_train2017.json, coco/train2017/
 default_scope = "mmpose"
-custom_imports = dict(imports=["synthpose.finetune"], allow_failed_imports=False)
+custom_imports = dict(imports=["opencapbench.pose.registry_all"], allow_failed_imports=False)
 
 data_root = "data/"
 synthpose_root = data_root + "synthpose/"
-metainfo = dict(from_file=synthpose_root + "bedlam/synthpose52_metainfo.py")
+metainfo = dict(from_file=synthpose_root + "bedlam/synthpose52_metainfo.json")
 num_keypoints = 52
 input_size = (288, 384)  # (w, h)
 heatmap_size = (72, 96)

@@ -1,15 +1,16 @@
 # Tiny top-down HRNet + DARK on a toy dataset: trains on a CPU in seconds.
 #
 #   python -c "from synthpose.finetune.toy_data import write_toy_dataset as w; w('data/toy')"
-#   ocb finetune configs/synthpose/tiny_cpu.py --data data/toy --work-dir work_dirs/tiny
+#   ocb finetune configs/synthpose/tiny_cpu.py --data data/toy -o work_dirs/tiny
 #
 # The data layout is the one `ocb generate-dataset` writes: <data>/annotations/{train,val}.json,
-# <data>/metainfo.py and the images under <data>/images/.  `--data` replaces `data_root`.
+# <data>/metainfo.json and the images under <data>/images/.  `--data` replaces `data_root`.
+# The metainfo is read as JSON (a data file is never executed as python).
 default_scope = "mmpose"
-custom_imports = dict(imports=["synthpose.finetune"], allow_failed_imports=False)
+custom_imports = dict(imports=["opencapbench.pose.registry_all"], allow_failed_imports=False)
 
 data_root = "data/toy/"
-metainfo = dict(from_file=data_root + "metainfo.py")
+metainfo = dict(from_file=data_root + "metainfo.json")
 num_keypoints = 5
 input_size = (64, 64)  # (w, h); HRNet needs multiples of 32
 heatmap_size = (16, 16)

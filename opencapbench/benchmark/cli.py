@@ -53,8 +53,8 @@ def _run_options(func):
 
 
 def _run_and_print(cfg: BenchmarkConfig) -> int:
-    from opencapbench.benchmark.report import format_table
     from opencapbench.benchmark.runner import run_benchmark
+    from opencapbench.report.tables import format_table
 
     outcome = run_benchmark(cfg)
     click.echo(

@@ -150,6 +150,7 @@ class BenchmarkConfig:
         force: redo finished stages.
         max_shift_s: time-alignment search window for scoring.
         plots: draw per-trial curve plots.
+        name: the run's name in figure titles and comparisons (default: the output folder's).
     """
 
     data_dir: Path
@@ -167,6 +168,11 @@ class BenchmarkConfig:
     force: bool = False
     max_shift_s: float = 0.4
     plots: bool = True
+    name: str = ""
+
+    @property
+    def run_name(self) -> str:
+        return self.name or self.out_dir.name
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

@@ -8,7 +8,7 @@ filling of short holes, resampling to the TRC rate, rotation into OpenSim's Y-up
 
 from __future__ import annotations
 
-import warnings
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +22,14 @@ from opencapbench.geometry.projection import undistort_points
 from opencapbench.geometry.tracking import select_and_track
 from opencapbench.geometry.triangulation import TriangulationResult, triangulate_robust
 from opencapbench.io.keypoint_store import Keypoints2D
+
+log = logging.getLogger(__name__)
+
+
+def _nanmedian(values: np.ndarray) -> float | None:
+    """Median of the finite values, None when there are none (JSON-friendly)."""
+    finite = values[np.isfinite(values)]
+    return round(float(np.median(finite)), 3) if finite.size else None
 
 
 @dataclass
@@ -52,6 +60,7 @@ class TrialMarkers:
         """
         tri = self.triangulation
         valid = np.isfinite(tri.points3d[..., 0])
+        err = np.where(tri.used, tri.reproj_error, np.nan)  # (C, F, K) px
         return {
             "frames": int(tri.points3d.shape[0]),
             "triangulated_fraction": float(valid.mean()),
@@ -67,6 +76,12 @@ class TrialMarkers:
                     :5
                 ]
                 if n > 0
+            },
+            "median_reprojection_px_per_camera": {
+                cam: _nanmedian(err[c]) for c, cam in enumerate(self.camera_names)
+            },
+            "median_reprojection_px_per_keypoint": {
+                name: _nanmedian(err[:, :, k]) for k, name in enumerate(self.names)
             },
             "median_reprojection_px": float(
                 np.nanmedian(np.where(tri.used, tri.reproj_error, np.nan))
@@ -93,10 +108,10 @@ def _check_consistent(
         )
     frames = [kp.keypoints.shape[0] for kp in keypoints]
     if len(set(frames)) != 1:
-        warnings.warn(
-            f"{label}: cameras {camera_names} have {frames} frames; using the first {min(frames)}",
-            stacklevel=2,
-        )
+        log.warning(
+            "%s: cameras %s have %s frames; all are cut to the first %d",
+            label, camera_names, frames, min(frames),
+        )  # fmt: skip
     return min(frames), float(keypoints[0].fps)
 
 

@@ -39,6 +39,8 @@ __all__ = [
     "dof_errors",
     "classify_activity",
     "aggregate",
+    "aligned_pairs",
+    "bland_altman",
 ]
 
 #: The 12 OpenCapBench DOFs in the column order of its results table.  Bilateral DOFs appear in
@@ -427,3 +429,63 @@ _TABLE_ORDER = (
     "per_trial_rmse",
     "per_trial_mae",
 )
+
+
+def aligned_pairs(
+    pred: pd.DataFrame, gt: pd.DataFrame, shift: float = 0.0, dofs: Sequence[str] = OCB_DOFS
+) -> pd.DataFrame:
+    """Per-sample (reference, predicted) angle pairs after the time shift, in degrees.
+
+    The prediction at ``t + shift`` is paired with the ground truth at every ground-truth time
+    ``t`` (linear interpolation, as :func:`dof_errors`); pairs with a NaN side are dropped.
+
+    Returns:
+        Long table with columns ``dof``, ``column`` (the coordinate, e.g. ``knee_angle_r``),
+        ``time`` (ground-truth seconds), ``reference`` and ``predicted`` (degrees).
+    """
+    pred = to_degrees(pred)
+    gt = to_degrees(gt)
+    t_gt = _times(gt, "ground truth")
+    t_pred = _times(pred, "prediction")
+    parts = []
+    for dof in dofs:
+        for col in dof_columns(dof):
+            if col not in pred.columns or col not in gt.columns:
+                continue
+            p = _interp(t_pred, pred[col].to_numpy(), t_gt + float(shift))
+            g = gt[col].to_numpy(dtype=np.float64)
+            ok = np.isfinite(p) & np.isfinite(g)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "dof": dof,
+                        "column": col,
+                        "time": t_gt[ok],
+                        "reference": g[ok],
+                        "predicted": p[ok],
+                    }
+                )  # fmt: skip
+            )
+    columns = ["dof", "column", "time", "reference", "predicted"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def bland_altman(reference: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Bland-Altman agreement of two measurements of the same quantity.
+
+    Args:
+        reference, predicted: (N,) paired values (NaN pairs are ignored), e.g. degrees.
+
+    Returns:
+        ``bias`` (mean of predicted - reference), ``sd`` (its sample standard deviation),
+        ``loa_low`` / ``loa_high`` (the 95 % limits of agreement, bias -/+ 1.96 sd) and ``n``.
+        Samples are treated as independent; frames of one trial are not, so the limits
+        describe the spread of frame errors rather than a between-trial confidence interval.
+    """
+    d = np.asarray(predicted, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    n = int(d.size)
+    bias = float(d.mean()) if n else np.nan
+    sd = float(d.std(ddof=1)) if n > 1 else np.nan
+    return {"bias": bias, "sd": sd, "loa_low": bias - 1.96 * sd, "loa_high": bias + 1.96 * sd,
+            "n": n}  # fmt: skip

@@ -282,8 +282,10 @@ def _results(
     """Tables, failures, warnings and the report, from the ledgers and score files."""
     import json
 
-    from opencapbench.benchmark import metrics, report
+    from opencapbench.benchmark import metrics
     from opencapbench.io.atomic import atomic_write
+    from opencapbench.report import RunInfo, write_results
+    from opencapbench.report.tables import write_table_csv
 
     by_subject = {s.name: open_ledger(cfg, s) for s in subjects}
     rows, shifts, failures, warnings = [], {}, [], []
@@ -321,10 +323,12 @@ def _results(
     )
     tables = metrics.aggregate(per_trial) if not per_trial.empty else {}
     results_dir = cfg.out_dir / "results"
-    report.write_report(
-        results_dir, per_trial, tables, shifts, failures_df, cfg, curves={}, plots=cfg.plots
-    )
-    report.write_table_csv(warnings_df, results_dir / "warnings.csv", index=False)
+    run = RunInfo(
+        cfg.run_name, cameras=cfg.cameras, n_trials=len(trials), config=cfg.to_toml(),
+        out_dir=cfg.out_dir, warnings=warnings_df,
+    )  # fmt: skip
+    write_results(results_dir, per_trial, tables, shifts, failures_df, run, plots=cfg.plots)
+    write_table_csv(warnings_df, results_dir / "warnings.csv", index=False)
     with atomic_write(results_dir / "timings.json") as fh:
         json.dump({k: round(v, 3) for k, v in timings.items()}, fh, indent=2)
     return BenchmarkOutcome(per_trial, tables, failures_df, warnings_df, results_dir)

@@ -87,10 +87,6 @@ def scores_path(cfg: BenchmarkConfig, trial: Trial) -> Path:
     return cfg.out_dir / "scores" / trial.subject / f"{trial.name}.csv"
 
 
-def curves_path(cfg: BenchmarkConfig, trial: Trial) -> Path:
-    return cfg.out_dir / "results" / "plots" / "curves" / f"{trial.subject}_{trial.name}.png"
-
-
 def ledger_path(cfg: BenchmarkConfig, item: Subject | Trial) -> Path:
     if isinstance(item, Subject):
         return cfg.out_dir / "status" / "_subjects" / f"{item.name}.json"
@@ -152,7 +148,7 @@ class PoseStage(Stage):
     produces = ("keypoints2d",)
 
     def __init__(self) -> None:
-        self._estimator = None  # loaded on first use, kept for every trial of the run
+        self._models = None  # pose model and detector, loaded on first use, kept for the run
 
     def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
         return asdict(cfg.pose)
@@ -163,25 +159,24 @@ class PoseStage(Stage):
     def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
         from opencapbench.benchmark.errors import MissingVideoError, PoseStageError
         from opencapbench.device import resolve_device
-        from opencapbench.inference.models import load_pose_model
+        from opencapbench.inference.models import LazyModels
         from opencapbench.inference.pose_stage import VideoJob, run_pose_stage
 
         if not item.videos:
             raise MissingVideoError(f"{item.key}: no video in {item.session_dir}/Cam*/{item.name}/")
-        device = resolve_device(cfg.pose.device)
-        amp = None if cfg.pose.amp == "none" else cfg.pose.amp
-        if self._estimator is None:
-            self._estimator = load_pose_model(
-                cfg.pose.model, checkpoint=cfg.pose.checkpoint, device=device, amp=amp
-            )
+        if self._models is None:
+            self._models = LazyModels(
+                cfg.pose.model, cfg.pose.detector, checkpoint=cfg.pose.checkpoint,
+                device=resolve_device(cfg.pose.device), amp=cfg.pose.amp,
+                det_threshold=cfg.pose.det_threshold,
+            )  # fmt: skip
         jobs = [
             VideoJob(item.subject, item.session, item.name, cam, path)
             for cam, path in sorted(item.videos.items())
         ]
         report = run_pose_stage(
-            jobs, cfg.keypoint_store, self._estimator, detector=cfg.pose.detector,
-            device=device, amp=amp, det_threshold=cfg.pose.det_threshold, force=True,
-        )  # fmt: skip
+            jobs, cfg.keypoint_store, self._models, device=self._models.device, force=True
+        )
         if report.failed:
             raise PoseStageError(
                 "; ".join(f"{key}: {msg}" for key, msg in sorted(report.failed.items()))
@@ -357,14 +352,15 @@ class PlotStage(Stage):
     def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
         import json
 
-        from opencapbench.benchmark.report import plot_trial_curves
-        from opencapbench.io.mot import read_mot
+        from opencapbench.report import RunInfo, curve_stem, plot_trial
 
         entry = json.loads(ledger_path(cfg, item).read_text())["score"]["info"]
-        out = curves_path(cfg, item)
-        pred, gt = read_mot(inputs["mot"]), read_mot(item.gt_mot)
-        plot_trial_curves(pred, gt, float(entry["shift_s"]), out, title=item.key)
-        return StageResult({"curves": out}, {})
+        run = RunInfo(cfg.run_name, cameras=cfg.cameras, n_trials=1)
+        paths = plot_trial(
+            inputs["mot"], item.gt_mot, float(entry["shift_s"]),
+            curve_stem(cfg.out_dir / "results", item.subject, item.name), run.title(item.key),
+        )  # fmt: skip
+        return StageResult({f"curves{i}": p for i, p in enumerate(paths)}, {})
 
 
 def default_stages(cfg: BenchmarkConfig) -> list[Stage]:

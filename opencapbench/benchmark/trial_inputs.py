@@ -19,7 +19,7 @@ from opencapbench.camera import Camera
 from opencapbench.geometry.frames import placement_rotation
 from opencapbench.io.calibration import read_opencap_calibration, read_toml_calibration
 from opencapbench.io.keypoint_store import Keypoints2D, store_path
-from opencapbench.io.opencap_layout import Trial, session_cameras
+from opencapbench.io.opencap_layout import Trial, natural_key, session_cameras
 from opencapbench.io.session import read_session_metadata
 from opencapbench.io.trc import write_trc
 from opencapbench.keypoints import get_keypoint_set
@@ -38,6 +38,14 @@ def load_trial_inputs(trial: Trial, cfg: BenchmarkConfig) -> tuple[list[Camera],
     comparison.
     """
     available = session_cameras(trial.session_dir)
+    if cfg.cameras == "all":
+        # cameras the session should have: its folders, the phones of sessionMetadata.yaml and
+        # the keypoint store; a camera missing from any of these is reported, not ignored
+        store = cfg.keypoint_store / trial.subject / trial.session / trial.name
+        expected = set(available) | {p.stem for p in store.glob("*.npz")}
+        if trial.metadata_path.is_file():
+            expected |= set(read_session_metadata(trial.metadata_path).iphone_models)
+        available = sorted(expected, key=natural_key)
     wanted = resolve_cameras(cfg.cameras, available)
     strict = cfg.cameras != "all"
     cameras: list[Camera] = []

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import click
 
-from opencapbench.device import resolve_device
+from opencapbench.device import check_precision, device_options, resolve_device
 from opencapbench.inference.boxes_file import FileBoxes
+from opencapbench.inference.catalog import DEFAULT_DETECTOR, DEFAULT_MODEL, list_models
 from opencapbench.inference.errors import (
     BoxesFileError,
+    ModelIntegrityError,
     ModelNotAvailableError,
     UnknownModelError,
 )
-from opencapbench.inference.models import DEFAULT_DETECTOR, list_models
 
 log = logging.getLogger(__name__)
 
@@ -80,37 +81,28 @@ def _boxes_for(boxes: Path | None, name: str, single: bool) -> FileBoxes | None:
 @click.option(
     "-m",
     "--model",
-    default="synthpose-hrnet48",
+    default=DEFAULT_MODEL,
     show_default=True,
     help=f"Pose model: one of {', '.join(list_models())}; an MMPose config .py (with --checkpoint); or a ViTPose folder.",
 )
 @click.option(
     "--checkpoint",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Weights for a local MMPose config.",
+    help="Weights (.pth) for a local MMPose config, or replacing the published weights of a registered HRNet model.",
 )
 @click.option(
     "-o",
-    "--output",
+    "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("ocb_infer"),
     show_default=True,
     help="Output folder.",
 )
-@click.option(
-    "--device", default=None, help="torch device (default: cuda when available, else cpu)."
-)
-@click.option(
-    "--amp",
-    type=click.Choice(["none", "bf16", "fp16"]),
-    default="none",
-    show_default=True,
-    help="Autocast precision: bf16/fp16 on CUDA, bf16 on CPU (fast with AVX512-BF16/AMX).",
-)
+@device_options
 @click.option(
     "--detector",
-    default=DEFAULT_DETECTOR,
+    default=DEFAULT_DETECTOR.repo_id,
     show_default=True,
     help="RT-DETR Hugging Face repo id or local folder.",
 )
@@ -181,7 +173,7 @@ def infer(
     model: str,
     checkpoint: Path | None,
     out_dir: Path,
-    device: str | None,
+    device: str,
     amp: str,
     detector: str,
     det_threshold: float,
@@ -202,41 +194,27 @@ def infer(
     NAME.npz (keypoint store) and, with --overlay, NAME.overlay.mp4 or NAME_overlay/.
     An input that cannot be read is reported and skipped; the exit status is 1 if any failed.
     """
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     from opencapbench.inference.video import collect_inputs
 
     jobs = collect_inputs(inputs)
     device = resolve_device(device)
-    amp_opt = None if amp == "none" else amp
+    amp = check_precision(device, amp)  # before any model is loaded
     if batch_size is None:
         from opencapbench.inference.models import default_batch_size
 
-        batch_size = default_batch_size(device, amp_opt)
-    state: dict = {}
+        batch_size = default_batch_size(device, amp)
+    from opencapbench.inference.models import LazyModels
 
-    def get_model():
-        if "model" not in state:
-            from opencapbench.inference.models import load_pose_model
-
-            state["model"] = load_pose_model(
-                model,
-                checkpoint,
-                device=device,
-                amp=amp_opt,
-                flip_test=flip_test,
-                batch_size=batch_size,
-            )
-        return state["model"]
-
-    def get_detector():
-        if "detector" not in state:
-            from opencapbench.inference.detector import RTDetrPersonDetector
-
-            state["detector"] = RTDetrPersonDetector(
-                detector, device=device, score_threshold=det_threshold, amp=amp_opt
-            )
-        return state["detector"]
-
+    models = LazyModels(
+        model,
+        detector,
+        checkpoint,
+        device=device,
+        amp=amp,
+        flip_test=flip_test,
+        batch_size=batch_size,
+        det_threshold=det_threshold,
+    )
     settings = InferSettings(
         out_dir=out_dir,
         model_label=str(model),
@@ -262,12 +240,12 @@ def infer(
             report.error = f"not processed: {fatal}"
             continue
         try:
-            report.outputs = _process_one(name, spec, settings, get_model, get_detector, report)
+            report.outputs = _process_one(name, spec, settings, models, report)
             report.ok = True
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
             report.error = f"{type(exc).__name__}: {exc}"
             log.error("%s: %s", name, report.error)
-            if isinstance(exc, ModelNotAvailableError | UnknownModelError):
+            if isinstance(exc, ModelNotAvailableError | UnknownModelError | ModelIntegrityError):
                 fatal = "the model could not be loaded"  # no later input can succeed
     _write_summary(out_dir, reports)
     failed = [r for r in reports if not r.ok]
@@ -280,9 +258,7 @@ def infer(
         sys.exit(1)
 
 
-def _process_one(
-    name: str, spec, st: InferSettings, get_model, get_detector, report: InputReport
-) -> list[str]:
+def _process_one(name: str, spec, st: InferSettings, models, report: InputReport) -> list[str]:
     """Run one input and write its outputs; returns the paths written."""
     from opencapbench.inference import outputs
     from opencapbench.inference.models import keypoint_set_name
@@ -293,8 +269,8 @@ def _process_one(
 
     source = open_source(name, spec)
     file_boxes = _boxes_for(st.boxes, name, st.single_input)
-    pose_model = get_model()
-    det = None if file_boxes is not None else get_detector()
+    pose_model = models.pose
+    det = None if file_boxes is not None else models.detector
     options = PipelineOptions(
         det_interval=st.det_interval,
         max_persons=st.max_persons,
@@ -320,7 +296,7 @@ def _process_one(
     meta = {"model": st.model_label, "boxes": "file" if file_boxes is not None else "detector"}
     written = [outputs.write_json(result, out_dir / f"{name}.keypoints.json", meta)]
     written.append(outputs.write_table(result, out_dir / f"{name}.keypoints", st.table_fmt))
-    written.append(result.to_keypoints2d().save(out_dir / f"{name}.npz"))
+    written.append(result.save(out_dir / f"{name}.npz"))
     if st.openpose:
         outputs.write_openpose(result, out_dir / f"{name}_json", name)
         written.append(out_dir / f"{name}_json")

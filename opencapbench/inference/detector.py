@@ -6,7 +6,6 @@ image: ``x1, y1, x2, y2, score`` in image pixels, persons only, sorted by score 
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Protocol
@@ -15,10 +14,11 @@ import cv2
 import numpy as np
 import torch
 
-from opencapbench.inference.hub import hub_snapshot, is_local
-from opencapbench.inference.models import DEFAULT_DETECTOR
+from opencapbench.device import autocast, parse_precision
+from opencapbench.inference.catalog import DEFAULT_DETECTOR
+from opencapbench.inference.hub import hub_files, hub_snapshot, is_local
 
-__all__ = ["DEFAULT_DETECTOR", "PersonDetector", "RTDetrPersonDetector", "autocast_context"]
+__all__ = ["PersonDetector", "RTDetrPersonDetector", "detector_folder"]
 _DETECTOR_FILES = ("config.json", "preprocessor_config.json", "*.safetensors")
 
 
@@ -28,26 +28,17 @@ class PersonDetector(Protocol):
     def detect(self, images: list[np.ndarray]) -> list[np.ndarray]: ...
 
 
-def autocast_context(device: torch.device, amp: str | None) -> contextlib.AbstractContextManager:
-    """``torch.autocast`` for ``amp``: "bf16"/"fp16" on CUDA, "bf16" on CPU; else a no-op.
-
-    CPU bf16 pays off on processors with AVX512-BF16 or AMX; elsewhere it can be slower.
-
-    Raises:
-        ValueError: unknown ``amp``, or "fp16" on CPU (no CPU fp16 autocast).
-    """
-    if amp in (None, "", "none", "fp32"):
-        return contextlib.nullcontext()
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    if dtype is None:
-        raise ValueError(f"amp must be one of bf16, fp16, none; got {amp!r}")
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=dtype)
-    if device.type == "cpu":
-        if dtype is not torch.bfloat16:
-            raise ValueError("fp16 autocast needs CUDA; use --amp bf16 on CPU")
-        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def detector_folder(model: str | os.PathLike) -> Path:
+    """Local folder of a detector: ``model`` itself when local; the default detector at its
+    pinned revision; any other Hugging Face repository id from its latest revision."""
+    if is_local(model):
+        return Path(model).expanduser()
+    if str(model) == DEFAULT_DETECTOR.repo_id:
+        paths = hub_files(
+            DEFAULT_DETECTOR.repo_id, DEFAULT_DETECTOR.files, DEFAULT_DETECTOR.revision
+        )
+        return paths[0].parent
+    return hub_snapshot(str(model), _DETECTOR_FILES)
 
 
 class RTDetrPersonDetector:
@@ -58,23 +49,19 @@ class RTDetrPersonDetector:
             (``config.json``, weights, ``preprocessor_config.json``).
         device: torch device.
         score_threshold: minimum detection score in [0, 1].
-        amp: "bf16" / "fp16" autocast on CUDA, "bf16" on CPU, None for fp32.
+        amp: precision (:func:`opencapbench.device.autocast`): "none", "bf16", "fp16".
         batch_size: images per forward pass.
     """
 
     def __init__(
         self,
-        model: str | os.PathLike = DEFAULT_DETECTOR,
+        model: str | os.PathLike = DEFAULT_DETECTOR.repo_id,
         device: str | torch.device = "cpu",
         score_threshold: float = 0.5,
         amp: str | None = None,
         batch_size: int = 8,
     ) -> None:
-        folder = (
-            Path(model).expanduser()
-            if is_local(model)
-            else hub_snapshot(str(model), _DETECTOR_FILES)
-        )
+        folder = detector_folder(model)
         from transformers import RTDetrForObjectDetection, RTDetrImageProcessorPil
 
         # The Pil processor needs no torchvision; we only use its settings and post-processing.
@@ -82,7 +69,7 @@ class RTDetrPersonDetector:
         self.device = torch.device(device)
         self.model = RTDetrForObjectDetection.from_pretrained(folder).eval().to(self.device)
         self.score_threshold = float(score_threshold)
-        self.amp = amp
+        self.amp = parse_precision(amp)
         self.batch_size = max(1, int(batch_size))
         labels = {str(v).lower(): int(k) for k, v in self.model.config.id2label.items()}
         if "person" not in labels:
@@ -113,7 +100,7 @@ class RTDetrPersonDetector:
         out: list[np.ndarray] = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
-            with autocast_context(self.device, self.amp):
+            with autocast(self.device, self.amp):
                 outputs = self.model(pixel_values=self._pixel_values(chunk))
             outputs.logits = outputs.logits.float()
             outputs.pred_boxes = outputs.pred_boxes.float()

@@ -26,3 +26,7 @@ class UnknownModelError(InferenceError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly
         return str(self.args[0]) if self.args else ""
+
+
+class ModelIntegrityError(InferenceError):
+    """A downloaded weights file does not have the SHA-256 the model catalog pins."""

@@ -7,11 +7,13 @@ downloadable, :class:`ModelNotAvailableError` says what to download and where it
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from opencapbench.inference.errors import ModelNotAvailableError
+from opencapbench.inference.catalog import ModelEntry
+from opencapbench.inference.errors import ModelIntegrityError, ModelNotAvailableError
 
 
 def _cache_dir() -> str:
@@ -27,7 +29,7 @@ def _offline() -> bool:
 
 
 def _not_available(
-    repo_id: str, files: Sequence[str], exc: BaseException
+    repo_id: str, files: Sequence[str], exc: BaseException, revision: str | None = None
 ) -> ModelNotAvailableError:
     listed = " ".join(files) if files else "(the whole repository)"
     why = (
@@ -35,7 +37,8 @@ def _not_available(
         if _offline()
         else f"the download failed ({type(exc).__name__}: {exc})"
     )
-    cmd = f"hf download {repo_id} {' '.join(files)}".rstrip()
+    rev = f" --revision {revision}" if revision else ""
+    cmd = f"hf download {repo_id} {' '.join(files)}{rev}".rstrip()
     return ModelNotAvailableError(
         f"model files {listed} of the Hugging Face repository {repo_id!r} are needed but "
         f"{why}.\n  Cache folder: {_cache_dir()} (set by HF_HOME / HF_HUB_CACHE).\n"
@@ -71,7 +74,34 @@ def hub_files(repo_id: str, filenames: Sequence[str], revision: str | None = Non
             Path(hf_hub_download(repo_id=repo_id, filename=f, revision=revision)) for f in filenames
         ]
     except _hub_errors() as exc:
-        raise _not_available(repo_id, list(filenames), exc) from exc
+        raise _not_available(repo_id, list(filenames), exc, revision) from exc
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_model(entry: ModelEntry) -> list[Path]:
+    """Local paths of ``entry.hub_files`` at the pinned revision, weights last, checked.
+
+    Raises:
+        ModelNotAvailableError: not cached and not downloadable.
+        ModelIntegrityError: the weights' SHA-256 differs from ``entry.sha256``.
+    """
+    paths = hub_files(entry.repo_id, entry.hub_files, revision=entry.revision)
+    actual = sha256_of(paths[-1])
+    if actual != entry.sha256.lower():
+        raise ModelIntegrityError(
+            f"{paths[-1]}: SHA-256 {actual} differs from {entry.sha256} pinned for model "
+            f"{entry.name!r} ({entry.repo_id}@{entry.revision}); the file is corrupt or not the "
+            "published one: delete it and download again"
+        )
+    return paths
 
 
 def hub_snapshot(

@@ -1,13 +1,8 @@
-"""Pose models by name, or from local files.
+"""Pose models by name (:mod:`opencapbench.inference.catalog`), or from local files.
 
-Registered names (files come from the Hugging Face Hub and are cached, see
-:mod:`opencapbench.inference.hub`):
-
-* ``synthpose-hrnet48``: HRNet-W48 + DARK, 384×288, 52 keypoints, the MMPose release
-  ``stanfordmimi/synthpose-hrnet-48-mmpose`` run by :mod:`opencapbench.pose` (no mmpose).
-* ``synthpose-vitpose-base`` / ``synthpose-vitpose-huge``: ``transformers`` ViTPose
-  (``stanfordmimi/synthpose-vitpose-{base,huge}-hf``).
-
+A registered name downloads the model's weights from its pinned Hugging Face revision (cached,
+see :mod:`opencapbench.inference.hub`), checks their SHA-256 and builds the model from the
+config bundled with the package; nothing downloaded is executed.
 Local files: an MMPose-style config ``.py`` (+ a checkpoint ``.pth``), or a folder saved
 with ``save_pretrained`` holding a ViTPose ``config.json``.
 
@@ -17,18 +12,20 @@ Every model returned has ``keypoint_names``, ``flip_indices``, ``input_size (w, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from opencapbench.device import parse_precision
+from opencapbench.inference.catalog import MODELS, ModelEntry, list_models
 from opencapbench.inference.errors import UnknownModelError
-from opencapbench.inference.hub import hub_files, hub_snapshot
+from opencapbench.inference.hub import fetch_model
 from opencapbench.keypoints import (
     get_keypoint_set,
     keypoint_set_from_names,
@@ -38,13 +35,14 @@ from opencapbench.keypoints import (
 
 log = logging.getLogger(__name__)
 
-
-#: The repository's copies of MMPose configs written for :mod:`opencapbench.pose`, used when a
-#: downloaded config cannot be read without MMPose (e.g. it inherits ``_base_`` files).
-_BUNDLED_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "pose"
-
-#: Hugging Face repository of the default person detector (RT-DETR R50vd, COCO + Objects365).
-DEFAULT_DETECTOR = "PekingU/rtdetr_r50vd_coco_o365"
+__all__ = [
+    "MODELS",
+    "LazyModels",
+    "PoseEstimator",
+    "keypoint_set_name",
+    "list_models",
+    "load_pose_model",
+]
 
 
 class PoseEstimator(Protocol):
@@ -57,49 +55,6 @@ class PoseEstimator(Protocol):
     def predict_bboxes(
         self, images: list[np.ndarray], bboxes: list[np.ndarray]
     ) -> list[tuple[np.ndarray, np.ndarray]]: ...
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A registered model: where its files live and which loader runs it."""
-
-    name: str
-    kind: str  # "mmpose" (opencapbench.pose) or "vitpose" (transformers)
-    repo_id: str
-    files: tuple[str, ...]
-    description: str
-
-
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec(
-            "synthpose-hrnet48",
-            "mmpose",
-            "stanfordmimi/synthpose-hrnet-48-mmpose",
-            ("td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py", "hrnet-w48_dark.pth"),
-            "SynthPose HRNet-W48 + DARK, 384x288, COCO-17 + 35 anatomical markers",
-        ),
-        ModelSpec(
-            "synthpose-vitpose-base",
-            "vitpose",
-            "stanfordmimi/synthpose-vitpose-base-hf",
-            ("config.json", "preprocessor_config.json", "*.safetensors"),
-            "SynthPose ViTPose-Base (transformers), 256x192, 52 keypoints",
-        ),
-        ModelSpec(
-            "synthpose-vitpose-huge",
-            "vitpose",
-            "stanfordmimi/synthpose-vitpose-huge-hf",
-            ("config.json", "preprocessor_config.json", "*.safetensors"),
-            "SynthPose ViTPose-Huge (transformers), 256x192, 52 keypoints (2.5 GB)",
-        ),
-    )
-}
-
-
-def list_models() -> list[str]:
-    return sorted(MODELS)
 
 
 def default_batch_size(device: str | Any, amp: str | None = None) -> int:
@@ -118,9 +73,9 @@ def default_batch_size(device: str | Any, amp: str | None = None) -> int:
 class BoundPoseModel:
     """An :mod:`opencapbench.pose` ``PoseModel`` with its inference options fixed.
 
-    ``predict_bboxes(images, bboxes)`` calls the model with ``flip_test`` and ``batch_size``;
-    ``amp`` runs it under autocast (bf16/fp16 on CUDA through the model's ``dtype``, bf16 on
-    CPU around the call; heatmaps are decoded in float32 either way).
+    ``predict_bboxes(images, bboxes)`` calls the model with ``flip_test``, ``batch_size`` and
+    ``precision`` (autocast, :func:`opencapbench.device.autocast`; heatmaps are decoded in
+    float32 either way).
     """
 
     def __init__(
@@ -132,23 +87,20 @@ class BoundPoseModel:
         self.input_size = tuple(model.input_size)
         self.keypoint_set = getattr(model, "keypoint_set", None)
         self.flip_test = flip_test
-        self.amp = None if amp in (None, "none", "fp32") else amp
+        self.amp = parse_precision(amp)
         self.batch_size = batch_size
         self.device = getattr(model, "device", None)
 
     def predict_bboxes(
         self, images: list[np.ndarray], bboxes: list[np.ndarray]
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        from opencapbench.inference.detector import autocast_context
-
-        on_cuda = getattr(self.device, "type", "cpu") == "cuda"
-        kwargs = {"flip_test": self.flip_test, "batch_size": self.batch_size}
-        if on_cuda:
-            return self.model.predict_bboxes(images, bboxes, dtype=self.amp, **kwargs)
-        import torch
-
-        with autocast_context(torch.device("cpu"), self.amp):
-            return self.model.predict_bboxes(images, bboxes, **kwargs)
+        return self.model.predict_bboxes(
+            images,
+            bboxes,
+            flip_test=self.flip_test,
+            batch_size=self.batch_size,
+            precision=self.amp,
+        )
 
 
 def _load_mmpose(
@@ -167,6 +119,12 @@ def _load_mmpose(
     return BoundPoseModel(model, flip_test=flip_test, amp=amp, batch_size=batch_size)
 
 
+def _load_vitpose(folder: Path, device: str, **opts: Any) -> PoseEstimator:
+    from opencapbench.inference.vitpose import VitPoseEstimator
+
+    return VitPoseEstimator(folder, device=device, **opts)
+
+
 def _is_vitpose_folder(path: Path) -> bool:
     cfg = path / "config.json"
     if not cfg.is_file():
@@ -177,8 +135,33 @@ def _is_vitpose_folder(path: Path) -> bool:
         return False
 
 
+def _checked_checkpoint(checkpoint: str | os.PathLike | None) -> Path | None:
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise UnknownModelError(f"checkpoint file {checkpoint} not found")
+    return None if checkpoint is None else Path(checkpoint)
+
+
+def _load_registered(
+    entry: ModelEntry, checkpoint: Path | None, device: str, **opts: Any
+) -> PoseEstimator:
+    """``entry``'s weights (pinned, checked) in its bundled config; ``checkpoint`` replaces
+    the published weights of an "mmpose" model (e.g. a finetuned copy of it)."""
+    if entry.kind == "vitpose":
+        if checkpoint is not None:
+            raise UnknownModelError(
+                f"--checkpoint {checkpoint} cannot be used with {entry.name!r} (a transformers "
+                "ViTPose); pass the folder of your ViTPose (save_pretrained) as the model"
+            )
+        return _load_vitpose(fetch_model(entry)[-1].parent, device, **opts)
+    if checkpoint is None:
+        checkpoint = fetch_model(entry)[-1]
+    else:
+        log.info("%s: weights from %s instead of %s", entry.name, checkpoint, entry.repo_id)
+    return _load_mmpose(entry.config_path, checkpoint, device, **opts)
+
+
 def load_pose_model(
-    model: str | os.PathLike,
+    model: str | os.PathLike | ModelEntry,
     checkpoint: str | os.PathLike | None = None,
     device: str = "cpu",
     amp: str | None = None,
@@ -188,54 +171,98 @@ def load_pose_model(
     """Load a pose model by registered name or from local files.
 
     Args:
-        model: a name from :data:`MODELS`, an MMPose-style config ``.py``, or a ViTPose
+        model: a name from :data:`~opencapbench.inference.catalog.MODELS`, a
+            :class:`~opencapbench.inference.catalog.ModelEntry` (a model outside the
+            catalog, loaded the same way), an MMPose-style config ``.py``, or a ViTPose
             folder (``save_pretrained``).
-        checkpoint: weights for a local config (``.pth``); ignored for names and folders.
+        checkpoint: weights (``.pth``) for a local config, or replacing the published
+            weights of a registered MMPose model; refused for ViTPose.
         device: torch device, e.g. "cpu", "cuda".
-        amp: "bf16" / "fp16" autocast on CUDA, "bf16" on CPU; None = fp32.
+        amp: precision, one of :data:`opencapbench.device.PRECISIONS` (None = "none").
         flip_test: average with the mirrored crop.
         batch_size: crops per forward pass (None: :func:`default_batch_size` of ``device``).
 
     Raises:
-        UnknownModelError: neither a registered name nor an existing local file/folder.
+        UnknownModelError: neither a registered name nor an existing local file/folder; a
+            missing checkpoint file; a checkpoint given with a ViTPose model.
         ModelNotAvailableError: a registered model's files are not cached and cannot be
             downloaded (the message says what to download and where).
+        ModelIntegrityError: the downloaded weights differ from the pinned SHA-256.
     """
+    amp = parse_precision(amp)
     if batch_size is None:
         batch_size = default_batch_size(device, amp)
     opts = {"amp": amp, "flip_test": flip_test, "batch_size": batch_size}
-    name = str(model)
-    spec = MODELS.get(name.lower())
-    if spec is not None:
-        if spec.kind == "vitpose":
-            folder = hub_snapshot(spec.repo_id, spec.files)
-            from opencapbench.inference.vitpose import VitPoseEstimator
-
-            return VitPoseEstimator(folder, device=device, **opts)
-        config, weights = hub_files(spec.repo_id, spec.files)
-        bundled = _BUNDLED_CONFIGS / spec.files[0]
-        try:
-            return _load_mmpose(config, weights, device, **opts)
-        except Exception as exc:  # noqa: BLE001 - retried with the bundled equivalent below
-            if not bundled.is_file():
-                raise
-            log.warning("%s: %s; using the bundled equivalent %s", config, exc, bundled)
-            return _load_mmpose(bundled, weights, device, **opts)
-    path = Path(name).expanduser()
+    ckpt = _checked_checkpoint(checkpoint)
+    entry = model if isinstance(model, ModelEntry) else MODELS.get(str(model).lower())
+    if entry is not None:
+        return _load_registered(entry, ckpt, device, **opts)
+    path = Path(model).expanduser()
     if path.is_dir() and _is_vitpose_folder(path):
-        from opencapbench.inference.vitpose import VitPoseEstimator
-
-        return VitPoseEstimator(path, device=device, **opts)
+        if ckpt is not None:
+            raise UnknownModelError(
+                f"--checkpoint {ckpt} cannot be used with ViTPose folder {path}"
+            )
+        return _load_vitpose(path, device, **opts)
     if path.is_file() and path.suffix == ".py":
-        if checkpoint is None:
+        if ckpt is None:
             log.warning("%s: no checkpoint given, the pose model has random weights", path)
-        elif not Path(checkpoint).is_file():
-            raise UnknownModelError(f"checkpoint file {checkpoint} not found")
-        return _load_mmpose(path, checkpoint, device, **opts)
+        return _load_mmpose(path, ckpt, device, **opts)
     raise UnknownModelError(
-        f"unknown pose model {name!r}: use one of {list_models()}, an MMPose config .py "
+        f"unknown pose model {str(model)!r}: use one of {list_models()}, an MMPose config .py "
         f"(with --checkpoint), or a ViTPose folder with config.json"
     )
+
+
+class LazyModels:
+    """The pose model and person detector of one run, each loaded once, on first use.
+
+    Args:
+        model: a loaded pose model, or anything :func:`load_pose_model` takes.
+        detector: a loaded detector (``detect(images)``), an RT-DETR repository id or folder,
+            or None for the default RT-DETR (:data:`~opencapbench.inference.catalog.DEFAULT_DETECTOR`).
+        checkpoint, device, amp, flip_test, batch_size: for :func:`load_pose_model`.
+        det_threshold: detector score threshold (detector given by name).
+    """
+
+    def __init__(
+        self,
+        model: PoseEstimator | str | os.PathLike | ModelEntry,
+        detector: Any = None,
+        checkpoint: str | os.PathLike | None = None,
+        device: str = "cpu",
+        amp: str | None = None,
+        flip_test: bool = True,
+        batch_size: int | None = None,
+        det_threshold: float = 0.5,
+    ) -> None:
+        self.model_spec, self.detector_spec = model, detector
+        self.checkpoint, self.device, self.amp = checkpoint, device, parse_precision(amp)
+        self.flip_test, self.batch_size, self.det_threshold = flip_test, batch_size, det_threshold
+
+    @functools.cached_property
+    def pose(self) -> PoseEstimator:
+        spec = self.model_spec
+        if not isinstance(spec, str | os.PathLike | ModelEntry):
+            return spec
+        return load_pose_model(
+            spec, self.checkpoint, self.device, self.amp, self.flip_test, self.batch_size
+        )
+
+    @functools.cached_property
+    def detector(self) -> Any:
+        spec = self.detector_spec
+        if spec is not None and not isinstance(spec, str | os.PathLike):
+            return spec
+        from opencapbench.inference.catalog import DEFAULT_DETECTOR
+        from opencapbench.inference.detector import RTDetrPersonDetector
+
+        return RTDetrPersonDetector(
+            spec or DEFAULT_DETECTOR.repo_id,
+            device=self.device,
+            score_threshold=self.det_threshold,
+            amp=self.amp,
+        )
 
 
 def keypoint_set_name(model: PoseEstimator) -> str:

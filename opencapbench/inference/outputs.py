@@ -176,4 +176,4 @@ def write_openpose(result: InferenceResult, folder: str | os.PathLike, basename:
     """OpenPose per-frame JSON via the keypoint store's exporter (Pose2Sim reads these)."""
     from opencapbench.io.openpose_json import export_openpose_json
 
-    return export_openpose_json(result.to_keypoints2d(), folder, basename)
+    return export_openpose_json(result, folder, basename)

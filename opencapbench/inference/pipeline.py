@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -24,6 +24,7 @@ from opencapbench.inference.detector import PersonDetector
 from opencapbench.inference.models import PoseEstimator, keypoint_set_name
 from opencapbench.inference.tracking import BoxTracker, boxes_between_keyframes
 from opencapbench.inference.video import FrameSource, prefetch
+from opencapbench.io.keypoint_store import Keypoints2D
 
 log = logging.getLogger(__name__)
 
@@ -54,51 +55,28 @@ class PipelineOptions:
     progress: bool = True
 
 
-@dataclass
-class InferenceResult:
-    """Keypoints of one input (video or image sequence).
+@dataclass(eq=False)
+class InferenceResult(Keypoints2D):
+    """The keypoints of one input (video or image sequence): a :class:`Keypoints2D` (``keypoints``
+    (F, P, K, 2) px, ``scores``, ``bboxes`` (F, P, 5), ``fps`` (1.0 for image sequences),
+    ``image_size``, ``keypoint_set``; ``save()`` writes the keypoint store file) plus where it
+    came from.
 
     Attributes:
         name: input name (video stem or folder name).
         source: path of the input, as text.
-        keypoints: float32 (F, P, K, 2) image px; NaN = missing.
-        scores: float32 (F, P, K) in [0, 1]; 0 = missing.
-        bboxes: float32 (F, P, 5) ``x1, y1, x2, y2, score`` px; NaN = no person in the slot.
-        fps: frame rate, Hz (1.0 for image sequences).
-        image_size: (width, height) px.
-        keypoint_set: registry name of the keypoint order.
         frame_names: image file names for image sequences, else None.
         elapsed_s: wall time of the run, s.
     """
 
-    name: str
-    source: str
-    keypoints: np.ndarray
-    scores: np.ndarray
-    bboxes: np.ndarray
-    fps: float
-    image_size: tuple[int, int]
-    keypoint_set: str
+    name: str = ""
+    source: str = ""
     frame_names: list[str] | None = None
     elapsed_s: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def num_frames(self) -> int:
         return int(self.keypoints.shape[0])
-
-    def to_keypoints2d(self):
-        """The result as the keypoint store's ``Keypoints2D``."""
-        from opencapbench.io.keypoint_store import Keypoints2D
-
-        return Keypoints2D(
-            self.keypoints,
-            self.scores,
-            self.fps,
-            self.keypoint_set,
-            self.image_size,
-            bboxes=self.bboxes,
-        )
 
 
 def _valid_rows(boxes: np.ndarray) -> np.ndarray:

@@ -16,8 +16,14 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from opencapbench.inference.catalog import ModelEntry
 from opencapbench.inference.detector import PersonDetector
-from opencapbench.inference.models import PoseEstimator, load_pose_model
+from opencapbench.inference.errors import (
+    ModelIntegrityError,
+    ModelNotAvailableError,
+    UnknownModelError,
+)
+from opencapbench.inference.models import LazyModels, PoseEstimator
 from opencapbench.inference.pipeline import PipelineOptions, run_pose
 from opencapbench.inference.video import VideoSource
 
@@ -83,7 +89,7 @@ def is_cached(store_file: Path, video: Path) -> bool:
 def run_pose_stage(
     videos: list[VideoJob],
     store_root: str | os.PathLike,
-    model: PoseEstimator | str,
+    model: PoseEstimator | str | os.PathLike | ModelEntry | LazyModels,
     detector: PersonDetector | str | None = None,
     options: PipelineOptions | None = None,
     device: str = "cpu",
@@ -91,17 +97,20 @@ def run_pose_stage(
     det_threshold: float = 0.5,
     force: bool = False,
     progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
 ) -> PoseStageReport:
     """Run detection + pose on ``videos`` and write the keypoint store under ``store_root``.
 
     Args:
         videos: the camera videos (see :class:`VideoJob`).
         store_root: keypoint store folder (``<out>/keypoints``).
-        model: a loaded pose model, or a name/config for :func:`load_pose_model`
-            (loaded only if some video needs computing).
+        model: a loaded pose model, or a name/config/entry for :func:`load_pose_model`
+            (loaded only if some video needs computing), or a :class:`LazyModels` shared by
+            several calls (e.g. one per trial; ``detector`` and the loading options are then
+            its own).
         detector: a detector, an RT-DETR repo id / folder, or None for the default RT-DETR.
         options: pipeline settings (default: detection every 4 frames, one subject).
-        device, amp: for models given by name.
+        device, amp, checkpoint: for models given by name (see :class:`LazyModels`).
         det_threshold: detector score threshold (detector given by name).
         force: recompute even when a store file is newer than its video.
         progress: progress bars (videos, and frames per video).
@@ -118,31 +127,13 @@ def run_pose_stage(
     opts = options or PipelineOptions(progress=progress)
     report = PoseStageReport()
     start = time.perf_counter()
-    loaded: dict[str, object] = {}
-
-    def get_model() -> PoseEstimator:
-        if "model" not in loaded:
-            loaded["model"] = (
-                model
-                if not isinstance(model, str | os.PathLike)
-                else load_pose_model(model, device=device, amp=amp)
-            )
-        return loaded["model"]
-
-    def get_detector() -> PersonDetector:
-        if "detector" not in loaded:
-            if detector is None or isinstance(detector, str | os.PathLike):
-                from opencapbench.inference.detector import DEFAULT_DETECTOR, RTDetrPersonDetector
-
-                loaded["detector"] = RTDetrPersonDetector(
-                    detector or DEFAULT_DETECTOR,
-                    device=device,
-                    score_threshold=det_threshold,
-                    amp=amp,
-                )
-            else:
-                loaded["detector"] = detector
-        return loaded["detector"]
+    models = (
+        model
+        if isinstance(model, LazyModels)
+        else LazyModels(
+            model, detector, checkpoint, device=device, amp=amp, det_threshold=det_threshold
+        )
+    )
 
     for job in tqdm(videos, unit="video", desc="pose", disable=not progress):
         target = store_path(store_root, job.subject, job.session, job.trial, job.camera)
@@ -151,12 +142,10 @@ def run_pose_stage(
             continue
         try:
             source = VideoSource(Path(job.path))
-            result = run_pose(source, get_model(), detector=get_detector(), options=opts)
-            result.to_keypoints2d().save(target)
+            result = run_pose(source, models.pose, detector=models.detector, options=opts)
+            result.save(target)
         except Exception as exc:  # noqa: BLE001 - isolate one video's failure, keep going
-            from opencapbench.inference.errors import ModelNotAvailableError, UnknownModelError
-
-            if isinstance(exc, ModelNotAvailableError | UnknownModelError):
+            if isinstance(exc, ModelNotAvailableError | UnknownModelError | ModelIntegrityError):
                 raise  # no video can succeed without the model
             report.failed[job.key] = f"{type(exc).__name__}: {exc}"
             log.error("pose stage: %s (%s) failed: %s", job.key, job.path, report.failed[job.key])

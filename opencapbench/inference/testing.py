@@ -171,3 +171,21 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def write_hub_cache(
+    cache: str | os.PathLike, repo_id: str, revision: str, files: dict[str, str | os.PathLike]
+) -> Path:
+    """Lay out ``files`` (repository name → local file) as ``huggingface_hub``'s cache holds a
+    download of ``repo_id`` at commit ``revision`` (``HF_HUB_CACHE`` = ``cache``); returns the
+    snapshot folder.  Lets tests load "downloaded" models offline (``HF_HUB_OFFLINE=1``)."""
+    import shutil
+
+    repo = Path(cache) / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True, exist_ok=True)
+    for name, src in files.items():
+        shutil.copyfile(src, snapshot / name)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+    return snapshot

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from opencapbench.inference.detector import autocast_context
+from opencapbench.device import autocast, parse_precision
 from opencapbench.keypoints import (
     KeypointSet,
     get_keypoint_set,
@@ -86,7 +86,7 @@ class VitPoseEstimator:
     Args:
         folder: local folder with ``config.json``, weights and ``preprocessor_config.json``.
         device: torch device.
-        amp: "bf16" / "fp16" autocast on CUDA, "bf16" on CPU, None for fp32.
+        amp: precision (:func:`opencapbench.device.autocast`): "none", "bf16", "fp16".
         flip_test: average with the horizontally flipped crop.
         batch_size: crops per forward pass (a flip test doubles it internally).
 
@@ -117,7 +117,7 @@ class VitPoseEstimator:
         self.flip_indices = list(self.keypoint_set.flip_indices)
         size = self.processor.size
         self.input_size = (int(size["width"]), int(size["height"]))
-        self.amp = amp
+        self.amp = parse_precision(amp)
         self.flip_test = flip_test
         self.batch_size = max(1, int(batch_size))
         mean = (
@@ -172,7 +172,7 @@ class VitPoseEstimator:
             n = len(x)
             if self.flip_test:
                 x = torch.cat([x, x.flip(-1)])
-            with autocast_context(self.device, self.amp):
+            with autocast(self.device, self.amp):
                 heat = self.model(pixel_values=x).heatmaps.float()
             if self.flip_test:
                 heat = 0.5 * (heat[:n] + flip_back(heat[n:], self._flip_pairs))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from pathlib import Path
 
 import cv2
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from opencapbench.device import autocast
 from opencapbench.keypoints import KeypointSet, get_keypoint_set, list_keypoint_sets
 from opencapbench.pose.builder import build_pose_estimator, find_transform, load_config
 from opencapbench.pose.checkpoint import keypoint_names_from_meta, load_mmpose_checkpoint
@@ -33,13 +33,6 @@ from opencapbench.pose.transforms.warp import (
     get_udp_warp_matrix,
     get_warp_matrix,
 )
-
-_DTYPES = {
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
-    "fp16": torch.float16,
-    "float16": torch.float16,
-}
 
 
 def resolve_keypoints(
@@ -295,16 +288,15 @@ class PoseModel:
         self,
         crops: torch.Tensor,
         flip_test: bool | None = None,
-        dtype: str | torch.dtype | None = None,
+        precision: str | None = "none",
         batch_size: int = 64,
     ) -> torch.Tensor:
         """Heatmaps (B, K, H, W) float32 of BGR crops (B, 3, h, w) in 0..255 (uint8 or float).
 
-        ``flip_test`` defaults to the config's ``test_cfg``; ``dtype`` ('bf16'/'fp16') turns on
-        autocast on CUDA.
+        ``flip_test`` defaults to the config's ``test_cfg``; ``precision`` ("none", "bf16",
+        "fp16") is the autocast of :func:`opencapbench.device.autocast`.
         """
         flip = self.flip_test if flip_test is None else flip_test
-        amp = self._autocast(dtype)
         outs = []
         for start in range(0, crops.shape[0], batch_size):
             x = self._normalise(crops[start : start + batch_size])
@@ -313,7 +305,7 @@ class PoseModel:
             n = x.shape[0]
             if flip:
                 x = torch.cat([x, x.flip(-1)])
-            with amp:
+            with autocast(self.device, precision):
                 hm = self.estimator._forward(x).float()
             if flip:
                 hm = (hm[:n] + flip_heatmaps(hm[n:], self.flip_indices, self.shift_heatmap)) * 0.5
@@ -324,22 +316,15 @@ class PoseModel:
             return torch.zeros((0, k, hw[1], hw[0]), device=self.device)
         return torch.cat(outs)
 
-    def _autocast(self, dtype):
-        if dtype is None:
-            return nullcontext()
-        dt = _DTYPES.get(dtype, dtype) if isinstance(dtype, str) else dtype
-        if dt not in (torch.bfloat16, torch.float16):
-            raise ValueError(f"dtype must be 'bf16' or 'fp16', got {dtype!r}")
-        if self.device.type != "cuda":
-            warnings.warn("mixed precision is only used on CUDA; running in float32", stacklevel=3)
-            return nullcontext()
-        return torch.autocast(device_type="cuda", dtype=dt)
-
     def predict_crops(
-        self, crops: torch.Tensor, flip_test: bool | None = None, dtype=None, batch_size: int = 64
+        self,
+        crops: torch.Tensor,
+        flip_test: bool | None = None,
+        precision: str | None = "none",
+        batch_size: int = 64,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Keypoints (B, K, 2) in model-input pixels and scores (B, K) for BGR crops (B, 3, h, w)."""
-        hm = self.heatmaps(crops, flip_test=flip_test, dtype=dtype, batch_size=batch_size)
+        hm = self.heatmaps(crops, flip_test=flip_test, precision=precision, batch_size=batch_size)
         return self.codec.decode_torch(hm)
 
     def predict_bboxes(
@@ -347,7 +332,7 @@ class PoseModel:
         images: Sequence[np.ndarray],
         bboxes: Sequence[np.ndarray],
         flip_test: bool | None = None,
-        dtype: str | torch.dtype | None = None,
+        precision: str | None = "none",
         batch_size: int = 64,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Keypoints of every box of every image.
@@ -356,7 +341,7 @@ class PoseModel:
             images: B images (H, W, 3) uint8 BGR.
             bboxes: B arrays (N_b, 4) (or (N_b, 5) with a score column) x1, y1, x2, y2 pixels.
             flip_test: override the config's flip test.
-            dtype: 'bf16' / 'fp16' autocast on CUDA.
+            precision: "none", "bf16" or "fp16" (:func:`opencapbench.device.autocast`).
             batch_size: crops per forward pass (the flip test doubles it).
 
         Returns:
@@ -365,7 +350,7 @@ class PoseModel:
         """
         crops, center, scale, index = self.crop(images, bboxes)
         kp, scores = self.predict_crops(
-            crops, flip_test=flip_test, dtype=dtype, batch_size=batch_size
+            crops, flip_test=flip_test, precision=precision, batch_size=batch_size
         )
         size = torch.tensor(self.input_size, dtype=torch.float32, device=kp.device)
         c = torch.as_tensor(center, device=kp.device)[:, None]

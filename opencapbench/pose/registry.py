@@ -3,8 +3,8 @@
 Every registry here is a child of the matching mmengine root registry with ``scope='mmpose'``,
 so configs written for MMPose (``default_scope='mmpose'``) and mmengine's ``Runner`` find the
 toolkit's implementations under MMPose's type names (``TopdownPoseEstimator``, ``HRNet``,
-``MSRAHeatmap``, ``TopdownAffine``, ...).  Other packages (e.g. ``synthpose.finetune``)
-register their datasets, transforms and metrics into these same objects::
+``MSRAHeatmap``, ``TopdownAffine``, ``CocoDataset``, ``PCKAccuracy``, ...).  Other packages
+may register their own types into these same objects::
 
     from opencapbench.pose.registry import TRANSFORMS
 
@@ -18,8 +18,6 @@ would claim the ``'mmpose'`` scope under mmengine's root registries.
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import warnings
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -52,9 +50,10 @@ _OWN_MODULES = (
     "opencapbench.pose.codecs",
     "opencapbench.pose.models",
     "opencapbench.pose.transforms",
+    "opencapbench.pose.datasets",
+    "opencapbench.pose.evaluation",
+    "opencapbench.pose.engine",
 )
-#: Optional packages that register more (training transforms, datasets, metrics).
-_OPTIONAL_MODULES = ("synthpose.finetune",)
 _LOCATION = "opencapbench.pose.registry_all"
 
 
@@ -95,23 +94,12 @@ EVALUATOR = EVALUATORS
 
 
 def register_all_modules() -> None:
-    """Import every module that registers into these registries.
+    """Import every module of :mod:`opencapbench.pose` that registers into these registries.
 
-    The toolkit's own modules always; ``synthpose.finetune`` when it is importable.  Called
-    lazily by mmengine on the first build (the registries' ``locations``).
+    Called lazily by mmengine on the first build (the registries' ``locations``).
     """
     for name in _OWN_MODULES:
         importlib.import_module(name)
-    for name in _OPTIONAL_MODULES:
-        if importlib.util.find_spec(name.split(".")[0]) is None:
-            continue
-        if importlib.util.find_spec(name) is not None:
-            try:
-                importlib.import_module(name)
-            except ImportError as err:  # an optional extension must not break the model
-                warnings.warn(
-                    f"could not import {name} to register its modules: {err}", stacklevel=2
-                )
 
 
 def build_module(registry: Registry, cfg, what: str = "module"):
@@ -148,6 +136,7 @@ class _ScopeWarningFilter:
 
     _PATTERNS = (
         "`None.registry`",
+        "registry.py exists in",
         "mmpose is not installed",
         f"Failed to import `{SCOPE}.registry`",
     )

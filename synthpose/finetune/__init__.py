@@ -1,10 +1,5 @@
-"""SynthPose finetuning (``ocb finetune``): datasets, augmentations, metrics and the runner glue.
+"""SynthPose finetuning (``ocb finetune``): the recipe's runner glue, its CLI and a toy dataset.
 
-Importing this package registers its datasets (``SynthPoseDataset``, ``CocoDataset``,
-``CombinedDataset``), transforms (``RandomFlip``, ``RandomHalfBody``, ``RandomBBoxTransform``,
-``KeypointConverter``, ``GenerateTarget``), sampler (``MultiSourceSampler``) and metrics
-(``PCKAccuracy``, ``CocoMetric``) and the bf16 ``AutocastOptimWrapper`` in the toolkit's MMPose-scope registries
-(:mod:`opencapbench.pose.registry`).
+The MMPose vocabulary it trains with (datasets, augmentations, samplers, metrics, the autocast
+optimizer wrapper) lives in :mod:`opencapbench.pose`, registered under MMPose's type names.
 """
-
-from synthpose.finetune import amp, datasets, metrics, samplers, transforms  # noqa: F401  (registers)

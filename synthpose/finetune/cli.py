@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from opencapbench.device import device_options
+
 
 @click.command(
     "finetune",
@@ -18,12 +20,15 @@ import click
     help="Dataset root (as `ocb generate-dataset` writes it); replaces the config's data_root.",
 )
 @click.option(
-    "--work-dir",
+    "-o",
+    "--out",
+    "work_dir",
     type=click.Path(file_okay=False),
     default=None,
     help="Output folder for logs, checkpoints and the resolved config "
     "(default: work_dirs/<config name>).",
 )
+@click.option("--work-dir", "work_dir", type=click.Path(file_okay=False), hidden=True)
 @click.option(
     "--resume",
     "resume",
@@ -35,7 +40,7 @@ import click
     "dir's last checkpoint, or from CHECKPOINT.",
 )
 @click.option("--load-from", default=None, help="Initialise the model from this checkpoint.")
-@click.option("--amp", is_flag=True, help="Mixed precision: fp16 on CUDA, bf16 autocast on CPU.")
+@device_options
 @click.option(
     "--launcher",
     type=click.Choice(["none", "pytorch", "slurm"]),
@@ -60,7 +65,8 @@ def finetune(
     work_dir: str | None,
     resume: str | None,
     load_from: str | None,
-    amp: bool,
+    amp: str,
+    device: str,
     launcher: str,
     local_rank: int | None,
     cfg_options: tuple[str, ...],
@@ -69,13 +75,15 @@ def finetune(
 
     \b
     Examples:
-      ocb finetune configs/synthpose/tiny_cpu.py --data data/toy --work-dir work_dirs/tiny
+      ocb finetune configs/synthpose/tiny_cpu.py --data data/toy -o work_dirs/tiny
       ocb finetune configs/synthpose/td-hm_hrnet-w48_dark-8xb32-30e_synthpose-384x288.py \\
-          --data data/synthpose --amp
+          --data data/synthpose --amp fp16
       torchrun --nproc_per_node 8 -m opencapbench.cli finetune CONFIG --launcher pytorch
     """
     import os
 
+    if device == "cpu":  # before torch looks for GPUs: mmengine's Runner picks CUDA when visible
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     from synthpose.finetune.runner import FinetuneConfigError, build_config
     from synthpose.finetune.runner import finetune as run
 
@@ -95,6 +103,7 @@ def finetune(
             cfg_options=list(cfg_options) + extra,
             launcher=launcher,
             load_from=load_from,
+            device=device,
         )
         runner = run(cfg)
     except (FinetuneConfigError, FileNotFoundError, ValueError) as err:

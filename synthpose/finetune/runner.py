@@ -3,7 +3,6 @@ pretrained downloads, safe checkpoint loading, AMP and launcher settings."""
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
-from opencapbench.device import resolve_device
+from opencapbench.device import check_precision, resolve_device
 from opencapbench.errors import OCBError
 from opencapbench.pose.checkpoint import load_checkpoint_file
 
@@ -132,16 +131,23 @@ def set_data_root(cfg: Config, data: str | os.PathLike) -> None:
     cfg.data_root = new
 
 
-def set_amp(cfg: Config, device: str) -> None:
-    """Enable mixed precision: fp16 ``AmpOptimWrapper`` on CUDA, bf16 autocast on CPU."""
+def set_amp(cfg: Config, device: str, precision: str) -> None:
+    """Train under ``precision`` (:func:`opencapbench.device.autocast`'s policy): mmengine's
+    ``AmpOptimWrapper`` on CUDA (dynamic loss scaling for fp16), the toolkit's
+    ``AutocastOptimWrapper`` on CPU (bf16 only)."""
+    precision = check_precision(device, precision)
+    if precision == "none":
+        return
     ow = cfg.optim_wrapper
     if device.startswith("cuda"):
         ow.type = "AmpOptimWrapper"
-        ow.setdefault("loss_scale", "dynamic")
+        ow.dtype = "float16" if precision == "fp16" else "bfloat16"
+        if precision == "fp16":
+            ow.setdefault("loss_scale", "dynamic")
     else:
         ow.type = "AutocastOptimWrapper"
-        ow.dtype = "bfloat16"
-        ow.device_type = "cpu"
+        ow.precision = precision
+        ow.device = "cpu"
 
 
 def build_config(
@@ -149,10 +155,11 @@ def build_config(
     data: str | os.PathLike | None = None,
     work_dir: str | os.PathLike | None = None,
     resume: bool | str = False,
-    amp: bool = False,
+    amp: str = "none",
     cfg_options: Mapping[str, Any] | Sequence[str] | None = None,
     launcher: str = "none",
     load_from: str | None = None,
+    device: str = "auto",
 ) -> Config:
     """Resolve the finetune config as ``ocb finetune`` does.
 
@@ -161,10 +168,11 @@ def build_config(
         data: dataset root replacing the config's ``data_root`` everywhere.
         work_dir: output folder (default ``work_dirs/<config name>``).
         resume: True resumes from the work dir's last checkpoint, a path from that file.
-        amp: mixed precision (fp16 on CUDA, bf16 autocast on CPU).
+        amp: precision, "none", "bf16" (CPU or CUDA) or "fp16" (CUDA).
         cfg_options: overrides, ``{"a.b": v}`` or ``["a.b=v", ...]``, applied last.
         launcher: ``none``, ``pytorch`` (torchrun) or ``slurm``.
         load_from: checkpoint whose weights initialise the model (no optimizer state).
+        device: the device training runs on ("auto": CUDA when visible), for ``amp``.
     """
     if isinstance(config, Config):
         cfg = config
@@ -189,8 +197,7 @@ def build_config(
             cfg.load_from = resume
     if load_from is not None:
         cfg.load_from = load_from
-    if amp:
-        set_amp(cfg, resolve_device())
+    set_amp(cfg, resolve_device(device), amp)
     cfg.launcher = launcher
     if not torch.cuda.is_available():
         env = cfg.setdefault("env_cfg", ConfigDict())
@@ -221,37 +228,19 @@ def init_cpu_distributed(cfg: Config) -> None:
     )
 
 
-class _NoMissingScopeWarnings(logging.Filter):
-    """Drop mmengine's per-build warning that the ``mmpose`` package (scope) is not importable:
-    the toolkit provides that scope's registries itself."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.getMessage()
-        return not ("registry.py exists in" in msg or "mmpose is not installed" in msg)
-
-
 def build_runner(cfg: Config, cache_dir: str | os.PathLike | None = None):
     """``Runner.from_cfg`` with the toolkit's registries, safe loader and cached downloads."""
     from mmengine.runner import Runner
 
-    import synthpose.finetune  # noqa: F401  (registers datasets, transforms, metrics)
-    from opencapbench.pose.registry import register_all_modules
+    from opencapbench.pose.registry import RUNNERS, quiet_scope_warnings, register_all_modules
 
     register_all_modules()
     install_safe_checkpoint_loader()
     resolve_remote_checkpoints(cfg, cache_dir)
     init_cpu_distributed(cfg)
-    from mmengine.logging import MMLogger
-
-    quiet = _NoMissingScopeWarnings()
-    MMLogger.get_current_instance().addFilter(quiet)
-    if "runner_type" in cfg:
-        from opencapbench.pose.registry import RUNNERS
-
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    runner.logger.addFilter(quiet)
+    quiet_scope_warnings()
+    runner = RUNNERS.build(cfg) if "runner_type" in cfg else Runner.from_cfg(cfg)
+    quiet_scope_warnings(runner.logger)
     return runner
 
 

@@ -3,8 +3,8 @@
 Each person is a set of coloured discs (one per keypoint; left/right partners share a colour
 and keep their anatomical side: a person faces the camera, so ``right_*`` lies left of
 ``left_*`` in the image, which keeps horizontal-flip augmentation consistent).  Files follow the
-``ocb generate-dataset`` layout: a COCO keypoint JSON per split, an MMPose metainfo python
-file, and the images.  Used by the tests, the speed benchmark and the docs' quick start.
+``ocb generate-dataset`` layout: a COCO keypoint JSON per split, the MMPose metainfo as JSON,
+and the images.  Used by the tests, the speed benchmark and the docs' quick start.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def write_toy_dataset(
     jitter: float = 0.12,
     seed: int = 0,
 ) -> ToyDataset:
-    """Write a toy dataset: ``images/``, ``annotations/{train,val}.json``, ``metainfo.py``.
+    """Write a toy dataset: ``images/``, ``annotations/{train,val}.json``, ``metainfo.json``.
 
     Args:
         root: output folder.
@@ -161,7 +161,7 @@ def write_toy_dataset(
         with atomic_write(path) as fh:
             json.dump(dict(images=images, annotations=annotations, categories=categories), fh)
         anns[split] = path
-    meta = root / "metainfo.py"
+    meta = root / "metainfo.json"
     with atomic_write(meta) as fh:
-        fh.write(f"dataset_info = {info!r}\n")
+        json.dump(info, fh, indent=1)
     return ToyDataset(root, anns["train"], anns["val"], meta, image_dir)

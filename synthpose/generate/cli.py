@@ -98,7 +98,7 @@ def _run(kind: str, input_path: Path, source_kwargs: dict | None = None, **kw) -
         click.echo(f"  {split}: {path}")
     click.echo(f"  metainfo: {summary['metainfo']}  (metainfo=dict(from_file=...))")
     if summary["failed"]:
-        raise SystemExit(1)  # the rest is written; failed.json lists what to fix
+        raise SystemExit(1)  # the rest is written; failures.csv lists what to fix
 
 
 @click.group("generate-dataset", context_settings={"help_option_names": ["-h", "--help"]})

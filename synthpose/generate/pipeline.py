@@ -5,7 +5,8 @@ Output folder::
     <out>/shards/<split>/<unit>.json    one per source file (resume skips finished ones)
     <out>/annotations/<split>.json      merged COCO keypoint JSON (ids renumbered)
     <out>/<set>_metainfo.py|.json       MMPose dataset_info of the marker set
-    <out>/failed.json                   source files that could not be read, with the error
+    <out>/status/<split>/<unit>.json    the unit's ledger (done with its settings, or failed)
+    <out>/failures.csv                  one row per source file that failed: item, step, error, message
     <out>/skipped_frames.json           frames skipped for NaN/inf parameters, with the keys
     <out>/images/                       frames exported from videos (Infinity)
     <out>/crops/<split>/                optional person-centred crops
@@ -31,6 +32,7 @@ from tqdm import tqdm
 
 from opencapbench.io.atomic import atomic_path
 from opencapbench.io.paths import safe_component, safe_relative
+from opencapbench.ledger import Ledger, digest, failures_table
 from synthpose.generate.annotate import Annotator
 from synthpose.generate.body_model import BodyModelError, BodyModelSpec, SkinnedSMPLX, load_smplx
 from synthpose.generate.coco import annotation_record, coco_document, write_json, write_metainfo
@@ -198,7 +200,7 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
 
     Summary keys: ``frames`` (read this run), ``annotations`` (written this run),
     ``units_done``, ``units_skipped`` (resumed), ``failed`` ({unit: error}, also written to
-    ``failed.json``), ``nonfinite`` ({unit: {frame: [keys]}} of every shard in the output:
+    ``failures.csv``), ``nonfinite`` ({unit: {frame: [keys]}} of every shard in the output:
     frames skipped because their parameters hold NaN/inf, also written to
     ``skipped_frames.json``), ``outputs`` ({split: path}), ``metainfo`` (python file path).
     """
@@ -210,23 +212,23 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
     failed: dict[str, str] = {}
     done = skipped = frames = annotations = 0
     fingerprint = opts.fingerprint(ms)
+    step_fp = digest(fingerprint)
     todo = []
+    ledgers = []
     for unit in units:
         split = split_of(unit, opts.split, opts.val_fraction)
         path = shard_dir / split / f"{_safe(unit)}.json"
-        if path.is_file():
-            try:
-                if json.loads(path.read_text()).get("settings") == fingerprint:
-                    skipped += 1
-                    continue
-            except ValueError:
-                pass  # a damaged shard is redone
-        todo.append((unit, split, path))
-    counts = [source.count_frames(u) for u, _, _ in todo] if progress else [None]
+        ledger = Ledger(opts.out / "status" / split / f"{_safe(unit)}.json", unit)
+        ledgers.append(ledger)
+        if ledger.is_done("annotate", step_fp):
+            skipped += 1
+            continue
+        todo.append((unit, split, path, ledger))
+    counts = [source.count_frames(u) for u, _, _, _ in todo] if progress else [None]
     known = [c for c in counts if c is not None]  # unreadable files count 0 (they fail)
     total = sum(known) if known else None
     bar = tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True)
-    for unit, split, path in todo:
+    for unit, split, path, ledger in todo:
         bar.set_postfix_str(unit[-40:])
         try:
             shard = process_unit(gen, source, unit, split, bar)
@@ -234,15 +236,22 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
             raise  # a missing model or a bad marker file stops the run, not one unit
         except Exception as exc:  # anything wrong inside one source file skips that file
             failed[unit] = f"{type(exc).__name__}: {exc}"
+            ledger.mark_failed("annotate", exc, step_fp)
             log.warning("skipping source %s: %s", unit, exc)
             continue
         write_json(path, shard)
+        ledger.mark_done(
+            "annotate", step_fp, {"shard": path},
+            {"frames": shard["frames_read"], "annotations": len(shard["annotations"])},
+        )  # fmt: skip
         done += 1
         frames += shard["frames_read"]
         annotations += len(shard["annotations"])
     bar.close()
-    if failed or (opts.out / "failed.json").exists():
-        write_json(opts.out / "failed.json", failed)
+    table = failures_table(ledgers)
+    if not table.empty or (opts.out / "failures.csv").exists():
+        with atomic_path(opts.out / "failures.csv") as tmp:
+            table.to_csv(tmp, index=False)
     outputs = {}
     nonfinite: dict[str, dict[str, list[str]]] = {}
     info = {"description": f"ocb generate-dataset ({source.kind})", "settings": fingerprint}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from opencapbench.pose.codecs import torch_decode
+import opencapbench.pose.codecs.torch_decode as torch_decode
 from opencapbench.pose.codecs.base import BaseKeypointCodec
 from opencapbench.pose.codecs.gaussian import udp_gaussian_heatmaps
 from opencapbench.pose.codecs.refinement import get_heatmap_maximum, refine_keypoints_dark_udp

@@ -30,10 +30,13 @@ from mmengine.logging import print_log
 
 from opencapbench.errors import OCBError
 from opencapbench.keypoints import get_keypoint_set, keypoint_set_from_names
+from opencapbench.pose.datasets.metainfo import (
+    dataset_info_from_keypoint_set,
+    parse_metainfo,
+    resolve_metainfo,
+)
 from opencapbench.pose.registry import DATASETS, TRANSFORMS
-
-from .metainfo import dataset_info_from_keypoint_set, parse_metainfo, resolve_metainfo
-from .transforms import global_rng
+from opencapbench.pose.transforms.common_transforms import global_rng
 
 #: metainfo entries copied into every sample (augmentations read them).
 SAMPLE_META_KEYS = (

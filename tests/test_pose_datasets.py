@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-import synthpose.finetune  # noqa: F401  (registers)
-from synthpose.finetune.datasets import AnnotationError, CombinedDataset, SynthPoseDataset
-from synthpose.finetune.metainfo import MetainfoError, parse_metainfo, resolve_metainfo
-from synthpose.finetune.samplers import MultiSourceSampler, batch_composition
+import opencapbench.pose.registry_all  # noqa: F401  (registers)
+from opencapbench.pose.datasets.coco import AnnotationError, CombinedDataset, SynthPoseDataset
+from opencapbench.pose.datasets.metainfo import MetainfoError, parse_metainfo, resolve_metainfo
+from opencapbench.pose.datasets.samplers import MultiSourceSampler, batch_composition
 from synthpose.finetune.toy_data import toy_dataset_info, write_toy_dataset
 
 
@@ -35,6 +35,37 @@ def test_metainfo_from_generated_file(toy):
     assert meta["flip_pairs"] == [(1, 2), (3, 4)]
     assert meta["upper_body_ids"] == [0, 1, 2] and meta["lower_body_ids"] == [3, 4]
     assert meta["sigmas"].dtype == np.float32 and meta["sigmas"].shape == (5,)
+
+
+def test_mmpose_style_metainfo_py_is_read_as_literals_never_executed(toy, tmp_path):
+    info = json.loads(toy.metainfo.read_text())
+    marker = tmp_path / "payload_ran"
+    payload = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('pwned')\n"
+    # MMPose's own style (dict(...) calls), with code around it that must not run
+    mmpose_style = tmp_path / "metainfo.py"
+    mmpose_style.write_text(payload + f"dataset_info = {info!r}\n")
+    meta = resolve_metainfo(dict(from_file=str(mmpose_style)))
+    assert meta["flip_indices"] == [0, 2, 1, 4, 3] and not marker.exists()
+    # a payload inside the dict itself is refused, still without running it
+    evil = tmp_path / "evil_metainfo.py"
+    evil.write_text(
+        f"dataset_info = dict(sigmas=__import__('pathlib').Path({str(marker)!r}).write_text('x'))\n"
+    )
+    with pytest.raises(MetainfoError, match="evil_metainfo.py: line 1: .*literals"):
+        resolve_metainfo(dict(from_file=str(evil)))
+    assert not marker.exists()
+    mmpose_dict = tmp_path / "coco_like.py"
+    mmpose_dict.write_text(
+        "dataset_info = dict(dataset_name='two', keypoint_info={0: dict(name='l', id=0, swap='r'),"
+        " 1: dict(name='r', id=1, swap='l')}, skeleton_info={0: dict(link=('l', 'r'), id=0)},"
+        " joint_weights=[1.0, 1.5], sigmas=[0.025, -0.5 + 0.55])\n"
+    )
+    with pytest.raises(MetainfoError, match="literals"):  # arithmetic is not a literal
+        resolve_metainfo(str(mmpose_dict))
+    mmpose_dict.write_text(mmpose_dict.read_text().replace("-0.5 + 0.55", "0.05"))
+    meta = resolve_metainfo(str(mmpose_dict))
+    assert meta["flip_indices"] == [1, 0] and meta["skeleton_links"] == [(0, 1)]
+    np.testing.assert_allclose(meta["dataset_keypoint_weights"], [1.0, 1.5])
 
 
 def test_metainfo_of_synthpose52_matches_published_flip_indices():
@@ -208,7 +239,9 @@ def test_multi_source_sampler_splits_batches_between_processes(tmp_path, monkeyp
     combined = CombinedDataset(metainfo=dict(from_file=str(big.metainfo)), datasets=src)
     per_rank = []
     for rank in (0, 1):
-        monkeypatch.setattr("synthpose.finetune.samplers.get_dist_info", lambda r=rank: (r, 2))
+        monkeypatch.setattr(
+            "opencapbench.pose.datasets.samplers.get_dist_info", lambda r=rank: (r, 2)
+        )
         s = MultiSourceSampler(combined, batch_size=4, source_ratio=[3, 1], shuffle=False, seed=0)
         assert len(s) == 8  # 16 samples / (4 x 2 processes) = 2 batches each
         per_rank.append(np.array(list(s)).reshape(-1, 4))

@@ -1,5 +1,6 @@
-"""Mixed precision without CUDA: an optimizer wrapper that runs forward passes under
-``torch.autocast`` (bf16 on CPU).  bf16 keeps fp32's exponent range, so no loss scaling."""
+"""Mixed precision through :func:`opencapbench.device.autocast` in mmengine's training loop:
+an optimizer wrapper whose forward passes run under autocast (bf16 on CPU or CUDA; fp16 on CUDA
+goes through mmengine's ``AmpOptimWrapper``, which adds loss scaling)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from mmengine.optim import OptimWrapper
 from torch import nn
 
+from opencapbench.device import autocast, parse_precision
 from opencapbench.pose.registry import OPTIM_WRAPPERS
 
 
@@ -22,18 +24,18 @@ def cpu_bf16_supported() -> bool:
 
 @OPTIM_WRAPPERS.register_module()
 class AutocastOptimWrapper(OptimWrapper):
-    """``OptimWrapper`` whose ``optim_context`` enables ``torch.autocast``.
+    """``OptimWrapper`` whose ``optim_context`` enables :func:`opencapbench.device.autocast`.
 
     Args:
-        dtype: autocast dtype name, ``"bfloat16"`` (default) or ``"float16"``.
-        device_type: autocast device, ``"cpu"`` (default) or ``"cuda"``.
+        precision: "bf16" (default) or "fp16" (CUDA only; prefer ``AmpOptimWrapper``).
+        device: the autocast device, "cpu" (default) or "cuda".
         **kwargs: ``OptimWrapper`` arguments (``optimizer``, ``clip_grad``, ...).
     """
 
-    def __init__(self, dtype: str = "bfloat16", device_type: str = "cpu", **kwargs) -> None:
+    def __init__(self, precision: str = "bf16", device: str = "cpu", **kwargs) -> None:
         super().__init__(**kwargs)
-        self.cast_dtype = getattr(torch, dtype)
-        self.device_type = device_type
+        self.precision = parse_precision(precision)
+        self.device = device
 
     @contextmanager
     def optim_context(self, model: nn.Module) -> Iterator[None]:
@@ -43,10 +45,7 @@ class AutocastOptimWrapper(OptimWrapper):
         last = getattr(head, "final_layer", head)
         handle = last.register_forward_hook(_to_float) if isinstance(last, nn.Module) else None
         try:
-            with (
-                super().optim_context(model),
-                torch.autocast(self.device_type, dtype=self.cast_dtype),
-            ):
+            with super().optim_context(model), autocast(self.device, self.precision):
                 yield
         finally:
             if handle is not None:

@@ -1,13 +1,17 @@
 """Dataset metainfo in MMPose's ``dataset_info`` format, parsed into ``dataset_meta``.
 
-``ocb generate-dataset`` writes a python file with ``dataset_info = dict(keypoint_info=...,
-skeleton_info=..., joint_weights=..., sigmas=...)``.  Datasets, augmentations (flip partners,
-half-body ids), metrics (OKS sigmas) and checkpoints (``meta.dataset_meta``) all use the parsed
-form returned by :func:`parse_metainfo`, with the key names MMPose uses.
+``ocb generate-dataset`` writes ``<set>_metainfo.json`` holding ``dataset_info`` (``keypoint_info``,
+``skeleton_info``, ``joint_weights``, ``sigmas``).  MMPose's own metainfo python files
+(``dataset_info = dict(...)``) are read too, as literals: nothing in a data file is executed.
+Datasets, augmentations (flip partners, half-body ids), metrics (OKS sigmas) and checkpoints
+(``meta.dataset_meta``) all use the parsed form returned by :func:`parse_metainfo`, with the key
+names MMPose uses.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,17 +27,62 @@ class MetainfoError(OCBError, ValueError):
     """A metainfo file or dict is malformed (names the source and the problem)."""
 
 
-def load_dataset_info(path: str | os.PathLike) -> dict[str, Any]:
-    """Read the ``dataset_info`` dict from an MMPose-style metainfo python file."""
-    from mmengine.config import Config
+def _literal(node: ast.AST, path: Path) -> Any:
+    """A python literal, where ``dict(k=v, ...)`` counts as one (MMPose's metainfo style)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+        if node.args or any(k.arg is None for k in node.keywords):
+            raise MetainfoError(f"{path}: line {node.lineno}: dict() takes keyword arguments only")
+        return {k.arg: _literal(k.value, path) for k in node.keywords}
+    if isinstance(node, ast.Dict):
+        return {
+            _literal(k, path): _literal(v, path)
+            for k, v in zip(node.keys, node.values, strict=True)
+        }
+    if isinstance(node, ast.List | ast.Tuple):
+        items = [_literal(e, path) for e in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise MetainfoError(
+            f"{path}: line {node.lineno}: `dataset_info` must be made of literals "
+            f"(dict, list, str, numbers); found {ast.unparse(node)[:60]!r}. The file is never "
+            "executed: write it as JSON (ocb generate-dataset writes <set>_metainfo.json)"
+        ) from None
 
+
+def load_dataset_info(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``dataset_info`` dict of a metainfo file, without executing anything.
+
+    ``.json``: the dict itself.  ``.py`` (MMPose's format): the literal assigned to
+    ``dataset_info``; the file's other statements are ignored, never run.
+    """
     path = Path(path)
     if not path.is_file():
         raise MetainfoError(f"metainfo file {path} does not exist")
-    cfg = Config.fromfile(str(path))
-    if "dataset_info" not in cfg:
-        raise MetainfoError(f"metainfo file {path} defines no `dataset_info` dict")
-    return cfg["dataset_info"].to_dict()
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            info = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise MetainfoError(f"{path}: not valid JSON ({err})") from None
+    else:
+        try:
+            tree = ast.parse(text, filename=str(path))
+        except SyntaxError as err:
+            raise MetainfoError(f"{path}: not valid python ({err})") from None
+        values = [
+            node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "dataset_info" for t in node.targets)
+        ]
+        if not values:
+            raise MetainfoError(f"metainfo file {path} defines no `dataset_info` dict")
+        info = _literal(values[-1], path)
+    if not isinstance(info, dict):
+        raise MetainfoError(f"{path}: `dataset_info` is a {type(info).__name__}, not a dict")
+    return info
 
 
 def dataset_info_from_keypoint_set(kps: KeypointSet, dataset_name: str | None = None) -> dict:
@@ -156,7 +205,7 @@ def resolve_metainfo(metainfo: Any) -> dict[str, Any]:
         return parse_metainfo(metainfo)
     if isinstance(metainfo, (str, os.PathLike)):
         text = str(metainfo)
-        if text.endswith(".py") or os.path.sep in text or Path(text).is_file():
+        if text.endswith((".py", ".json")) or os.path.sep in text or Path(text).is_file():
             return parse_metainfo(load_dataset_info(text), source=text)
         kps = get_keypoint_set(text)
         return parse_metainfo(dataset_info_from_keypoint_set(kps), source=text)

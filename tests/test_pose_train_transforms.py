@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import synthpose.finetune  # noqa: F401  (registers)
+import opencapbench.pose.registry_all  # noqa: F401  (registers)
 from opencapbench.pose.registry import TRANSFORMS
-from synthpose.finetune.transforms import (
+from opencapbench.pose.transforms.common_transforms import (
     KeypointConverter,
     RandomFlip,
     RandomHalfBody,
@@ -151,7 +151,7 @@ def _subpixel_peak(hm: np.ndarray) -> np.ndarray:
 def test_targets_peak_at_transformed_keypoints_after_augmentation(tmp_path):
     """Full training pipeline on a toy image: each target peaks at its transformed keypoint
     (within 0.05 heatmap px) and the warped image shows that keypoint's colour there."""
-    from synthpose.finetune.datasets import SynthPoseDataset
+    from opencapbench.pose.datasets.coco import SynthPoseDataset
     from synthpose.finetune.toy_data import TOY_KEYPOINTS, write_toy_dataset
 
     toy = write_toy_dataset(

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import synthpose.finetune  # noqa: F401  (registers)
-from opencapbench.pose.registry import METRICS
-from synthpose.finetune.metrics import (
+import opencapbench.pose.registry_all  # noqa: F401  (registers)
+from opencapbench.pose.evaluation.metrics import (
     CocoMetric,
     MetricError,
     PCKAccuracy,
     oks_nms,
     pck_per_keypoint,
 )
+from opencapbench.pose.registry import METRICS
 
 
 def _sample(gt, pred, box=(0, 0, 100, 50), img_id=1, ann_id=1, visible=None, scores=None):

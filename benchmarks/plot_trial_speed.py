@@ -1,0 +1,61 @@
+"""Time to draw one trial's curve figure: fixed ``subplots_adjust`` geometry (what
+``opencapbench.report.figures`` does) against the same figure laid out by ``tight_layout``.
+
+Both sides build the identical 12-panel figure from the same tables and save a 100 dpi PNG;
+the reference only adds ``fig.tight_layout()`` before saving.  Medians over ``--repeat`` runs.
+
+    python benchmarks/plot_trial_speed.py --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from opencapbench.benchmark.metrics import OCB_DOFS, dof_columns  # noqa: E402
+from opencapbench.report.figures import CURVE_DPI, trial_curves_figure  # noqa: E402
+
+
+def _tables(seconds: float, rate: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    t = np.arange(0.0, seconds, 1.0 / rate)
+    cols = [c for dof in OCB_DOFS for c in dof_columns(dof)]
+    rng = np.random.default_rng(0)
+    gt = pd.DataFrame({c: 20 * np.sin(2 * np.pi * t + i) for i, c in enumerate(cols)}, index=t)
+    pred = gt + rng.normal(0.0, 1.0, gt.shape)
+    gt.attrs["in_degrees"] = pred.attrs["in_degrees"] = True
+    return pred, gt
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--seconds", type=float, default=5.0, help="trial length (100 Hz)")
+    args = p.parse_args()
+    pred, gt = _tables(args.seconds, 100.0)
+    times: dict[str, list[float]] = {"fixed geometry": [], "tight_layout": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.repeat):
+            for name in times:
+                start = time.perf_counter()
+                fig = trial_curves_figure(pred, gt, 0.0, "subject/trial")
+                if name == "tight_layout":
+                    fig.tight_layout()
+                fig.savefig(Path(tmp) / f"{name}.png", dpi=CURVE_DPI)
+                times[name].append(time.perf_counter() - start)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    for name, value in med.items():
+        print(f"{name:>15}: {value * 1000:7.0f} ms per trial figure (median of {args.repeat})")
+    print(f"tight_layout / fixed geometry = {med['tight_layout'] / med['fixed geometry']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
