@@ -22,6 +22,9 @@ COMMANDS: dict[str, str] = {
     "import-keypoints": "opencapbench.io.cli:import_keypoints",
     "convert-calibration": "opencapbench.io.cli:convert_calibration",
     "compare": "opencapbench.report.cli:compare",
+    "merge": "opencapbench.benchmark.cli:merge",
+    "overlay-markers": "opencapbench.benchmark.reprojection_cli:overlay_markers",
+    "pose2sim-skeleton": "opencapbench.io.pose2sim_cli:pose2sim_skeleton",
 }
 
 #: one-line help shown by ``ocb --help`` without importing the command's module.
@@ -35,6 +38,9 @@ SHORT_HELP: dict[str, str] = {
     "import-keypoints": "Import OpenPose/Pose2Sim JSON or OpenCap pickles into the keypoint store.",
     "convert-calibration": "Convert OpenCap calibration pickles <-> Pose2Sim/AniPose TOML.",
     "compare": "Compare benchmark runs: the paper's table (Markdown, CSV, LaTeX).",
+    "merge": "Rebuild a benchmark's results from every ledger (after --shard runs).",
+    "overlay-markers": "Reproject a trial's triangulated markers into each camera (video).",
+    "pose2sim-skeleton": "Write a Pose2Sim Config.toml skeleton for a keypoint set.",
 }
 
 

@@ -14,6 +14,7 @@ import click
 from click.core import ParameterSource
 
 from opencapbench.benchmark.config import CAMERA_SETUPS, BenchmarkConfig, MarkerSettings
+from opencapbench.benchmark.shard import SHARD_HELP, ShardParam
 
 _MARKERS = MarkerSettings()
 
@@ -52,17 +53,22 @@ def _run_options(func):
     return func
 
 
-def _run_and_print(cfg: BenchmarkConfig) -> int:
+def _run_and_print(cfg: BenchmarkConfig, shard=None) -> int:
     from opencapbench.benchmark.runner import run_benchmark
+
+    return _print_outcome(run_benchmark(cfg, shard=shard))
+
+
+def _print_outcome(outcome) -> int:
     from opencapbench.report.tables import format_table
 
-    outcome = run_benchmark(cfg)
     click.echo(
         "steps (run / reused): "
         + ", ".join(f"{name} {ran}/{reused}" for name, (ran, reused) in outcome.steps.items())
     )
     if outcome.tables:
-        click.echo("\nJoint-angle error per DOF (degrees, left/right averaged, all trials):")
+        which = "all trials" if outcome.whole_run else "this shard's trials"
+        click.echo(f"\nJoint-angle error per DOF (degrees, left/right averaged, {which}):")
         click.echo(format_table(outcome.tables["overall"]))
     if not outcome.warnings.empty:
         click.echo(
@@ -75,7 +81,13 @@ def _run_and_print(cfg: BenchmarkConfig) -> int:
                 f"  {row.subject}/{row.session}/{row.trial} [{row.stage}] {row.error}: {row.message}",
                 err=True,
             )
-    click.echo(f"\nTables and plots: {outcome.results_dir}")
+    if outcome.whole_run:
+        click.echo(f"\nTables and plots: {outcome.results_dir}")
+    else:
+        click.echo(
+            f"\nOther shards' trials are not finished: the last shard to finish writes the tables to "
+            f"{outcome.results_dir}, or run `ocb merge {outcome.results_dir.parent}` after them."
+        )
     return 1 if not outcome.failures.empty else 0
 
 
@@ -147,10 +159,15 @@ The keypoint set is read from the keypoint store; docs/benchmark.md has the deta
 @click.option("--augmenter-dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Local copy of opencap-core's MarkerAugmenter/LSTM folders (default: downloaded "
               "once, SHA-256 checked, cached in ~/.cache/opencapbench).")  # fmt: skip
+@click.option("--shard", type=ShardParam(), default=None, help=SHARD_HELP)
 @_run_options
 @click.pass_context
 def benchmark(
-    ctx: click.Context, data_dir: Path | None, config_file: Path | None, **options: Any
+    ctx: click.Context,
+    data_dir: Path | None,
+    config_file: Path | None,
+    shard=None,
+    **options: Any,
 ) -> None:
     """OpenCapBench on DATA_DIR (OpenCap LabValidation layout).
 
@@ -171,7 +188,7 @@ def benchmark(
             raise click.UsageError("give DATA_DIR or --config")
         defaults = {_CONFIG_KEYS.get(k, k): v for k, v in options.items()}
         cfg = BenchmarkConfig.from_dict(_nest({**defaults, **given}))
-    sys.exit(_run_and_print(cfg))
+    sys.exit(_run_and_print(cfg, shard))
 
 
 @click.command("make-synthetic")
@@ -248,3 +265,20 @@ def demo(out_dir: Path, noise_px: float, dropout: float, workers: int) -> None:
         keypoint_store=data_root / "keypoints", workers=workers,
     )  # fmt: skip
     sys.exit(_run_and_print(cfg))
+
+
+# ---------------------------------------------------------------------- sharded runs
+
+
+@click.command("merge")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def merge(out_dir: Path) -> None:
+    """Rebuild OUT_DIR/results from every trial's ledger, running no step.
+
+    For runs split with `ocb benchmark --shard I/N` into one output folder: run it after the
+    last shard (e.g. as a dependent SLURM job). See docs/cluster.md.
+    """
+    from opencapbench.benchmark.runner import _results
+    from opencapbench.benchmark.shard import merge_inputs
+
+    sys.exit(_print_outcome(_results(*merge_inputs(out_dir))))

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 from opencapbench.benchmark.config import BenchmarkConfig, resolve_cameras
 from opencapbench.io.opencap_layout import Subject, Trial, session_cameras
-from opencapbench.ledger import Ledger, digest, file_stamp
+from opencapbench.ledger import Ledger, WarningRecorder, digest, file_stamp
 
 log = logging.getLogger(__name__)
 
@@ -397,7 +397,7 @@ def execute(
         True when the stage finished.
     """
     ledger = open_ledger(cfg, item)
-    records = _WarningRecorder()
+    records = WarningRecorder()
     start = time.perf_counter()
     try:
         with records:
@@ -409,33 +409,6 @@ def execute(
     info = {**result.info, "seconds": round(time.perf_counter() - start, 3)}
     ledger.mark_done(stage.name, fingerprint, result.outputs, info, records.messages, downstream)
     return True
-
-
-class _WarningRecorder(logging.Handler):
-    """Collects the warnings logged (and ``warnings.warn``-ed) while a stage runs."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-    def __enter__(self) -> _WarningRecorder:
-        import warnings
-
-        self._catch = warnings.catch_warnings(record=True)
-        self._caught = self._catch.__enter__()
-        warnings.simplefilter("always")
-        logging.getLogger("opencapbench").addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        logging.getLogger("opencapbench").removeHandler(self)
-        self._catch.__exit__(*exc)
-        for w in self._caught:
-            self.messages.append(str(w.message))
-            log.warning("%s", w.message)
 
 
 def stage_fingerprint(
