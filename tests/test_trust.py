@@ -26,7 +26,8 @@ from opencapbench.io.calibration import (
     write_opencap_calibration,
     write_toml_calibration,
 )
-from opencapbench.io.keypoint_store import Keypoints2D, import_opencap_pickle, store_path
+from opencapbench.io.keypoint_store import Keypoints2D, store_path
+from opencapbench.io.opencap_pose import import_opencap_pickle
 from opencapbench.io.paths import UnsafePathError, safe_component, safe_relative
 from opencapbench.io.pickles import TRUST_ENV, UnsafePickleError
 from synthpose.generate.sources import RichSource

@@ -29,6 +29,8 @@ _CONFIG_KEYS = {
     "device": "pose.device",
     "amp": "pose.amp",
     "det_threshold": "pose.det_threshold",
+    "augmenter": "augmenter.version",
+    "augmenter_dir": "augmenter.model_dir",
 }
 
 _RUN_OPTIONS = [
@@ -151,6 +153,15 @@ The keypoint set is read from the keypoint store; docs/benchmark.md has the deta
 @click.option("--toml-frame", type=click.Choice(["pose2sim", "checkerboard"]), default=None,
               help="World frame of a session's calibration.toml that does not state it "
               "([metadata] world_frame): pose2sim (Z up) or checkerboard (OpenCap's board).")  # fmt: skip
+@click.option("--keypoint-set", default=None,
+              help="Keypoint set of the keypoints (synthpose52, markers35, halpe26, coco_wholebody, "
+              "coco17, body25); it picks the marker recipe. Default: read from the keypoint store.")  # fmt: skip
+@click.option("--augmenter", type=click.Choice(["v0.1", "v0.2", "v0.3"]), default=None,
+              help="Run OpenCap's LSTM marker augmenter between the 3D markers and IK (v0.3: "
+              "OpenCap's default; v0.1: the OpenCap paper). Needs halpe26, coco_wholebody or body25.")  # fmt: skip
+@click.option("--augmenter-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Local copy of opencap-core's MarkerAugmenter/LSTM folders (default: downloaded "
+              "once, SHA-256 checked, cached in ~/.cache/opencapbench).")  # fmt: skip
 @click.option("--shard", type=ShardParam(), default=None, help=SHARD_HELP)
 @_run_options
 @click.pass_context

@@ -128,14 +128,24 @@ def toml_world_frame(trial: Trial, cfg: BenchmarkConfig) -> str:
 
 
 def build_trc(trial: Trial, cfg: BenchmarkConfig, out: Path) -> dict:
-    """Triangulate one trial and write its TRC to ``out``; returns a summary for the ledger."""
+    """Triangulate one trial and write its TRC to ``out``; returns a summary for the ledger.
+
+    The keypoints first go through the run's marker recipe in 2D, per camera (e.g. HALPE-26 →
+    BODY_25 with Neck and midHip as midpoints); keypoints the set cannot give are left out
+    of the TRC.
+    """
+    from opencapbench.benchmark.families import trial_recipe
+    from opencapbench.recipes import derive_keypoints2d
+
     cameras, keypoints = load_trial_inputs(trial, cfg)
     kps_set = {kp.keypoint_set for kp in keypoints}
     if len(kps_set) != 1:
         raise InconsistentKeypointsError(
             f"{trial.key}: cameras use keypoint sets {sorted(kps_set)}"
         )
-    names = list(get_keypoint_set(kps_set.pop()).names)
+    recipe = trial_recipe(trial, kps_set.pop(), cfg)
+    keypoints = [derive_keypoints2d(kp, recipe) for kp in keypoints]
+    names = list(get_keypoint_set(recipe.target_set).names)
     if trial.calibration_toml.is_file() and toml_world_frame(trial, cfg) == "pose2sim":
         rotation = POSE2SIM_TO_OPENSIM
     else:
@@ -144,5 +154,10 @@ def build_trc(trial: Trial, cfg: BenchmarkConfig, out: Path) -> dict:
     markers = markers_from_keypoints(
         keypoints, cameras, names, rotation, cfg.markers, label=trial.key
     )
-    write_trc(out, markers.times, markers.names, markers.positions, cfg.markers.trc_rate_hz)
-    return {"cameras": markers.camera_names, **markers.summary()}
+    keep = [i for i, src in enumerate(recipe.sources) if src is not None]
+    write_trc(
+        out, markers.times, [names[i] for i in keep], markers.positions[:, keep],
+        cfg.markers.trc_rate_hz,
+    )  # fmt: skip
+    return {"cameras": markers.camera_names, "keypoint_set": recipe.keypoint_set,
+            **markers.summary()}  # fmt: skip

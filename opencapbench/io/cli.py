@@ -37,30 +37,31 @@ _TRUST_HELP = (
 @click.option(
     "--keypoint-set",
     type=click.Choice(list_keypoint_sets()),
-    default="synthpose52",
-    show_default=True,
-    help="Order of the keypoints in the source files.",
+    default=None,
+    help="Order of the keypoints in the source files (halpe26, coco_wholebody, coco17, body25, "
+    "synthpose52, markers35). Default: inferred from the number of values per person; "
+    "refused when no set or several sets match.",
 )
-@click.option("--fps", type=float, required=True, help="Video frame rate.")
-@click.option("--image-size", nargs=2, type=int, required=True, metavar="W H")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), required=True,
+              help="Video frame rate.")  # fmt: skip
+@click.option("--image-size", nargs=2, type=click.IntRange(min=1), required=True, metavar="W H")
 @click.option("--trust-pickles", is_flag=True, help=_TRUST_HELP)
 def import_keypoints(source, fmt, store, subject, session, trial, camera, keypoint_set, fps,
                      image_size, trust_pickles) -> None:  # fmt: skip
     """Import one camera's 2D keypoints of one trial into the keypoint store."""
-    from opencapbench.io.keypoint_store import (
-        import_opencap_pickle,
-        import_openpose_json,
-        store_path,
-    )
+    from opencapbench.io.keypoint_store import store_path
+    from opencapbench.io.opencap_pose import import_opencap_pickle
+    from opencapbench.io.openpose_json import import_openpose_json
     from opencapbench.io.pickles import trusting_pickles
 
     reader = import_openpose_json if fmt == "openpose" else import_opencap_pickle
     with trusting_pickles() if trust_pickles else contextlib.nullcontext():
         kp = reader(source, keypoint_set, fps, tuple(image_size))
     path = kp.save(store_path(store, subject, session, trial, camera))
+    how = "" if keypoint_set else ", inferred from the values per person"
     click.echo(
         f"{path}: {kp.num_frames} frames, {kp.num_persons} person slot(s), "
-        f"{kp.num_keypoints} keypoints ({keypoint_set})"
+        f"{kp.num_keypoints} keypoints ({kp.keypoint_set}{how})"
     )
 
 
