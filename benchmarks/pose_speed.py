@@ -4,8 +4,8 @@ Two rates, both paths in one process on the same models (random weights; speed o
 
 1. person crops per second, HRNet-W48 384x288 (SynthPose, 52 keypoints) with the flip test;
    * naive: one crop at a time: ``cv2.warpAffine``, normalise, a forward pass of the crop and
-     another of its mirror (batch 1, float32, as ``TopdownPoseEstimator`` with
-     ``flip_test=True`` runs them), numpy DARK decoding per crop;
+     another of its mirror (batch 1, as ``TopdownPoseEstimator`` with ``flip_test=True`` runs
+     them), numpy DARK decoding per crop;
    * opencapbench: ``predict_bboxes`` on all crops: one batch (GPU affine warp on CUDA),
      crop and mirror in the same forward pass, DARK decoded on the device, optional autocast.
 2. end-to-end ``ocb infer`` frames per second on a synthetic 1080p single-person video
@@ -14,10 +14,14 @@ Two rates, both paths in one process on the same models (random weights; speed o
    * opencapbench: ``run_pose`` as ``ocb infer`` runs it: background decode thread, detection
      every ``--det-interval`` frames with box tracking in between, batched crops.
 
+Both paths run at the same precision: ``--amp bf16`` puts the naive path under the same
+autocast as the fast one, so a ratio compares like with like (bf16 against bf16); the
+precision's own gain is the fp32 and bf16 runs of the same path side by side.
+
 Usage::
 
     python benchmarks/pose_speed.py                     # CPU, small sizes (a few minutes)
-    python benchmarks/pose_speed.py --amp bf16          # CPU bf16 autocast (AVX512-BF16/AMX)
+    python benchmarks/pose_speed.py --amp bf16          # both paths under CPU bf16 autocast
     python benchmarks/pose_speed.py --device cuda --amp bf16 --crops 256 --frames 120
 """
 
@@ -34,6 +38,7 @@ import cv2
 import numpy as np
 import torch
 
+from opencapbench.device import autocast
 from opencapbench.inference.catalog import MODELS
 from opencapbench.inference.detector import RTDetrPersonDetector
 from opencapbench.inference.models import BoundPoseModel, default_batch_size
@@ -52,9 +57,12 @@ W48_CONFIG = MODELS["synthpose-hrnet48"].config_path
 # ------------------------------------------------------------------------------ naive path
 @torch.no_grad()
 def naive_predict(
-    model: PoseModel, image: np.ndarray, box: np.ndarray
+    model: PoseModel, image: np.ndarray, box: np.ndarray, amp: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One crop, MMPose-inferencer style: (K, 2) image px keypoints and (K,) scores."""
+    """One crop, MMPose-inferencer style: (K, 2) image px keypoints and (K,) scores.
+
+    ``amp``: the autocast of the fast path ("bf16"/"fp16"), so both run at one precision.
+    """
     w, h = model.input_size
     center, scale = bbox_xyxy2cs(np.asarray(box, np.float32)[None, :4], model.bbox_padding)
     scale = fix_aspect_ratio(scale, w / h)
@@ -63,8 +71,9 @@ def naive_predict(
     x = torch.from_numpy(crop).to(model.device).permute(2, 0, 1)[None].float()
     x = model._normalise(x)
     est = model.estimator
-    heat = est._forward(x)
-    heat_flip = est._forward(x.flip(-1))
+    with autocast(model.device, amp):
+        heat = est._forward(x).float()
+        heat_flip = est._forward(x.flip(-1)).float()
     heat = (heat + flip_heatmaps(heat_flip, model.flip_indices, model.shift_heatmap)) * 0.5
     kp, sc = model.codec.decode(heat[0].float().cpu().numpy())
     kp = kp[0] / np.array([w, h]) * scale + center - 0.5 * scale
@@ -114,13 +123,13 @@ def crops_per_second(
     size = (1920, 1080)
     frame = cv2.GaussianBlur(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8), (7, 7), 2)
     boxes = [person_box(i, size, speed_px=8.0) for i in range(n)]
-    naive_predict(model, frame, boxes[0])  # warm-up
+    naive_predict(model, frame, boxes[0], fast.amp)  # warm-up
     fast.predict_bboxes([frame], [boxes[0][None]])
     naive_rates, fast_rates = [], []
     for _ in range(repeat):
         sync(device)
         t = time.perf_counter()
-        naive = [naive_predict(model, frame, b)[0] for b in boxes]
+        naive = [naive_predict(model, frame, b, fast.amp)[0] for b in boxes]
         sync(device)
         naive_rates.append(n / (time.perf_counter() - t))
         t = time.perf_counter()
@@ -146,7 +155,7 @@ def frames_per_second(
     frames = 0
     for _, frame in source:  # synchronous decode, detect every frame, one crop at a time
         box = naive_det.detect([frame])[0][0]
-        naive_predict(model, frame, box)
+        naive_predict(model, frame, box, fast.amp)
         frames += 1
     t_naive = time.perf_counter() - t
     fast_det = OracleBoxDetector(fast_detector, source.image_size, interval=det_interval)
@@ -223,7 +232,7 @@ def main() -> None:
     fast = BoundPoseModel(optimized, flip_test=True, amp=amp, batch_size=batch)
     print(
         f"device {args.device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or 'cpu'}), "
-        f"torch threads {torch.get_num_threads()}, fast-path amp {args.amp}, naive path fp32"
+        f"torch threads {torch.get_num_threads()}, both paths at amp {args.amp} (like with like)"
     )
     print(
         f"HRNet-W48 {model.input_size[0]}x{model.input_size[1]}, {model.num_keypoints} keypoints, "
@@ -237,7 +246,9 @@ def main() -> None:
                 Path(tmp) / "walk1080p.mp4", args.frames, (1920, 1080), speed_px=SPEED_PX
             )
             folder = build_detector_folder(Path(tmp) / "rtdetr")
-            naive_detector = RTDetrPersonDetector(folder, device=args.device, score_threshold=0.0)
+            naive_detector = RTDetrPersonDetector(
+                folder, device=args.device, score_threshold=0.0, amp=amp
+            )
             fast_detector = RTDetrPersonDetector(
                 folder, device=args.device, score_threshold=0.0, amp=amp
             )

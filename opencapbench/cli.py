@@ -15,6 +15,7 @@ import click
 COMMANDS: dict[str, str] = {
     "generate-dataset": "synthpose.generate.cli:generate_dataset",
     "finetune": "synthpose.finetune.cli:finetune",
+    "evaluate": "synthpose.finetune.cli:evaluate",
     "infer": "opencapbench.inference.cli:infer",
     "benchmark": "opencapbench.benchmark.cli:benchmark",
     "make-synthetic": "opencapbench.benchmark.cli:make_synthetic",
@@ -22,12 +23,17 @@ COMMANDS: dict[str, str] = {
     "import-keypoints": "opencapbench.io.cli:import_keypoints",
     "convert-calibration": "opencapbench.io.cli:convert_calibration",
     "compare": "opencapbench.report.cli:compare",
+    "merge": "opencapbench.benchmark.cli:merge",
+    "fetch-models": "opencapbench.inference.fetch_cli:fetch_models",
+    "overlay-markers": "opencapbench.benchmark.reprojection_cli:overlay_markers",
+    "pose2sim-skeleton": "opencapbench.io.pose2sim_cli:pose2sim_skeleton",
 }
 
 #: one-line help shown by ``ocb --help`` without importing the command's module.
 SHORT_HELP: dict[str, str] = {
     "generate-dataset": "SynthPose 2D annotations (COCO JSON) from SMPL-X bodies.",
     "finetune": "Finetune an HRNet/DARK pose model on generated annotations (mmengine Runner).",
+    "evaluate": "PCK and COCO AP of a pose checkpoint on an annotation set (as MMPose's test).",
     "infer": "Detect people and estimate 2D keypoints on images and videos.",
     "benchmark": "OpenCapBench: 2D keypoints -> 3D markers -> OpenSim IK -> joint-angle errors.",
     "make-synthetic": "Write a synthetic OpenCap-layout dataset with known joint angles.",
@@ -35,6 +41,10 @@ SHORT_HELP: dict[str, str] = {
     "import-keypoints": "Import OpenPose/Pose2Sim JSON or OpenCap pickles into the keypoint store.",
     "convert-calibration": "Convert OpenCap calibration pickles <-> Pose2Sim/AniPose TOML.",
     "compare": "Compare benchmark runs: the paper's table (Markdown, CSV, LaTeX).",
+    "fetch-models": "Download the pose models and the detector once, for offline machines.",
+    "merge": "Rebuild a benchmark's results from every ledger (after --shard runs).",
+    "overlay-markers": "Reproject a trial's triangulated markers into each camera (video).",
+    "pose2sim-skeleton": "Write a Pose2Sim Config.toml skeleton for a keypoint set.",
 }
 
 

@@ -171,14 +171,19 @@ def keypoint_set_from_names(
     joint_weights: Sequence[float] | None = None,
     skeleton: Sequence[tuple[int, int]] = (),
     upper_body: Sequence[bool] | None = None,
+    pairs: Sequence[tuple[str, str]] = (),
 ) -> KeypointSet:
     """Build a :class:`KeypointSet`, deriving flip partners from ``left_``/``l_`` name prefixes.
 
-    A keypoint whose mirrored name is absent from ``names`` is treated as midline.
+    ``pairs`` adds left/right partners the prefixes cannot tell (face landmarks, ``R``/``L``
+    names).  A keypoint with no partner is treated as midline.
     """
     names = tuple(names)
     pos = {n: i for i, n in enumerate(names)}
-    flip = tuple(pos.get(_mirror_name(n), i) for i, n in enumerate(names))
+    partner = {n: _mirror_name(n) for n in names}
+    for a, b in pairs:
+        partner[a], partner[b] = b, a
+    flip = tuple(pos.get(partner[n], i) for i, n in enumerate(names))
     k = len(names)
     return KeypointSet(
         name=name,
@@ -240,5 +245,123 @@ SYNTHPOSE52 = register_keypoint_set(
         skeleton=COCO17_SKELETON,
         upper_body=[n in _UPPER_COCO for n in COCO17_NAMES]
         + [n not in _LOWER_MARKERS for n in SYNTHPOSE_MARKER_NAMES],
+    )
+)
+
+
+# ------------------------------------------------------------------ whole-body and foot sets
+
+#: HALPE-26 (MMPose ``halpe26``, Pose2Sim/RTMPose "body with feet"): COCO-17, then head, neck,
+#: hip (pelvis centre) and the feet, interleaved left/right by type.
+HALPE26_NAMES: tuple[str, ...] = COCO17_NAMES + (
+    "head", "neck", "hip",
+    "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe",
+    "left_heel", "right_heel",
+)  # fmt: skip
+HALPE26_SIGMAS: tuple[float, ...] = COCO17_SIGMAS + (0.026, 0.026, 0.066) + (0.079,) * 6
+
+#: The 23 body and foot keypoints that open COCO-WholeBody (feet grouped by side).
+COCO_WHOLEBODY_FEET: tuple[str, ...] = (
+    "left_big_toe", "left_small_toe", "left_heel",
+    "right_big_toe", "right_small_toe", "right_heel",
+)  # fmt: skip
+_FINGERS = ("thumb", "forefinger", "middle_finger", "ring_finger", "pinky_finger")
+
+
+def _hand(side: str) -> tuple[str, ...]:
+    return (f"{side}_hand_root",) + tuple(f"{side}_{f}{k}" for f in _FINGERS for k in range(1, 5))
+
+
+#: COCO-WholeBody's 133 keypoints (MMPose ``coco_wholebody``): 17 body, 6 feet, 68 face
+#: landmarks ``face-0`` … ``face-67`` (iBUG 68 order), 21 left-hand and 21 right-hand points.
+COCO_WHOLEBODY_NAMES: tuple[str, ...] = (
+    COCO17_NAMES
+    + COCO_WHOLEBODY_FEET
+    + tuple(f"face-{i}" for i in range(68))
+    + _hand("left")
+    + _hand("right")
+)
+
+#: Mirror partners of the 68 face landmarks (jaw, brows, nose, eyes, mouth).
+_FACE68_PAIRS: tuple[tuple[int, int], ...] = (
+    *((i, 16 - i) for i in range(8)),
+    *((17 + i, 26 - i) for i in range(5)),
+    (31, 35), (32, 34), (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),
+    (48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67),
+)  # fmt: skip
+
+#: COCO-WholeBody OKS sigmas (``myeval_wholebody.py`` of the COCO-WholeBody evaluation).
+COCO_WHOLEBODY_SIGMAS: tuple[float, ...] = (
+    0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062,
+    0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089, 0.068, 0.066, 0.066,
+    0.092, 0.094, 0.094, 0.042, 0.043, 0.044, 0.043, 0.040, 0.035, 0.031,
+    0.025, 0.020, 0.023, 0.029, 0.032, 0.037, 0.038, 0.043, 0.041, 0.045,
+    0.013, 0.012, 0.011, 0.011, 0.012, 0.012, 0.011, 0.011, 0.013, 0.015,
+    0.009, 0.007, 0.007, 0.007, 0.012, 0.009, 0.008, 0.016, 0.010, 0.017,
+    0.011, 0.009, 0.011, 0.009, 0.007, 0.013, 0.008, 0.011, 0.012, 0.010,
+    0.034, 0.008, 0.008, 0.009, 0.008, 0.008, 0.007, 0.010, 0.008, 0.009,
+    0.009, 0.009, 0.007, 0.007, 0.008, 0.011, 0.008, 0.008, 0.008, 0.01,
+    0.008, 0.029, 0.022, 0.035, 0.037, 0.047, 0.026, 0.025, 0.024, 0.035,
+    0.018, 0.024, 0.022, 0.026, 0.017, 0.021, 0.021, 0.032, 0.02, 0.019,
+    0.022, 0.031, 0.029, 0.022, 0.035, 0.037, 0.047, 0.026, 0.025, 0.024,
+    0.035, 0.018, 0.024, 0.022, 0.026, 0.017, 0.021, 0.021, 0.032, 0.02,
+    0.019, 0.022, 0.031,
+)  # fmt: skip
+
+#: OpenPose BODY_25 in OpenCap's spelling (``midHip`` with a lower-case m): the keypoints of
+#: OpenCap's pose pickles and the names of its pre-augmentation markers.
+BODY25_NAMES: tuple[str, ...] = (
+    "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist",
+    "midHip", "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye",
+    "REar", "LEar", "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
+)  # fmt: skip
+_BODY25_PAIRS = tuple(
+    (n, "L" + n[1:]) for n in BODY25_NAMES if n.startswith("R") and "L" + n[1:] in BODY25_NAMES
+)
+_BODY25_LOWER = {n for n in BODY25_NAMES if n.endswith(("Hip", "Knee", "Ankle", "Toe", "Heel"))}
+_UPPER_HALPE = _UPPER_COCO | {"head", "neck"}
+
+HALPE26 = register_keypoint_set(
+    keypoint_set_from_names(
+        "halpe26",
+        HALPE26_NAMES,
+        sigmas=HALPE26_SIGMAS,
+        skeleton=COCO17_SKELETON,
+        upper_body=[n in _UPPER_HALPE for n in HALPE26_NAMES],
+    )
+)
+
+COCO_WHOLEBODY = register_keypoint_set(
+    keypoint_set_from_names(
+        "coco_wholebody",
+        COCO_WHOLEBODY_NAMES,
+        sigmas=COCO_WHOLEBODY_SIGMAS,
+        skeleton=COCO17_SKELETON,
+        upper_body=[
+            n in _UPPER_COCO
+            or n.startswith(("face-", "left_h", "right_h"))
+            or any(f in n for f in _FINGERS)
+            for n in COCO_WHOLEBODY_NAMES
+        ],
+        pairs=[(f"face-{a}", f"face-{b}") for a, b in _FACE68_PAIRS],
+    )
+)
+
+BODY25 = register_keypoint_set(
+    keypoint_set_from_names(
+        "body25",
+        BODY25_NAMES,
+        upper_body=[n not in _BODY25_LOWER for n in BODY25_NAMES],
+        pairs=_BODY25_PAIRS,
+    )
+)
+
+#: The 35 SynthPose anatomical markers alone, for methods that produce them directly (markers
+#: taken from SMPL mesh vertices, e.g. CLIFF or Virtual Markers in OpenCapBench's table).
+MARKERS35 = register_keypoint_set(
+    keypoint_set_from_names(
+        "markers35",
+        SYNTHPOSE_MARKER_NAMES,
+        upper_body=[n not in _LOWER_MARKERS for n in SYNTHPOSE_MARKER_NAMES],
     )
 )

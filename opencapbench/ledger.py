@@ -164,3 +164,31 @@ def warnings_table(ledgers: Iterable[Ledger]):
         for lg in ledgers for step, e in lg.data.items() for w in e.get("warnings", [])
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=list(WARNING_COLUMNS))
+
+
+class WarningRecorder(logging.Handler):
+    """Collects the warnings logged under ``opencapbench`` (and ``warnings.warn``-ed) while a
+    step runs, for its ledger entry: ``with WarningRecorder() as rec: ...; rec.messages``."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> WarningRecorder:
+        import warnings
+
+        self._catch = warnings.catch_warnings(record=True)
+        self._caught = self._catch.__enter__()
+        warnings.simplefilter("always")
+        logging.getLogger("opencapbench").addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("opencapbench").removeHandler(self)
+        self._catch.__exit__(*exc)
+        for w in self._caught:
+            self.messages.append(str(w.message))
+            log.warning("%s", w.message)

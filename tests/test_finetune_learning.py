@@ -89,6 +89,21 @@ def test_training_loss_falls_and_pck_rises(trained):
 
 
 @pytest.mark.slow
+def test_ocb_evaluate_reproduces_the_validation_metrics(trained, tmp_path):
+    checkpoint = trained["work"] / "epoch_16.pth"
+    result = CliRunner().invoke(
+        ocb, ["evaluate", str(TINY), str(checkpoint), "--data", str(trained["toy"].root),
+              "-o", str(tmp_path / "eval"), "--device", "cpu"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    final = trained["rec"].val[-1]  # finetuning's validation after the last epoch
+    for key in ("pck/PCK@0.05", "pck/PCK@0.1", "pck/PCK@0.2", "coco/AP", "coco/AR"):
+        assert got[key] == pytest.approx(final[key], abs=1e-6), key
+    assert 0.0 < got["coco/AP"] <= 1.0
+
+
+@pytest.mark.slow
 def test_best_checkpoint_has_mmpose_layout_and_resolved_config_is_written(trained):
     work = trained["work"]
     best = sorted(work.glob("best_pck_PCK@0.1_epoch_*.pth"))

@@ -55,6 +55,7 @@ def test_corrupt_video_fails_named_while_good_one_is_processed(
         "infer", str(inputs["bad"]), str(inputs["good"]),
         "-m", str(TINY_HRNET), "--detector", str(inputs["rtdetr"]), "--det-threshold", "0",
         "--det-interval", "2", "--overlay", "video", "--table", "csv", "-o", str(out), "--no-progress",
+        "--kpt-thr", "0.1", "--overlay-color", "score", "--pose2sim-config", str(out / "skel.toml"),
     ]  # fmt: skip
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1, res.output
@@ -69,6 +70,8 @@ def test_corrupt_video_fails_named_while_good_one_is_processed(
     assert doc["num_frames"] == store.num_frames == 6 and doc["keypoint_set"] == "coco17"
     assert len(list((out / "walk_json").glob("walk_*.json"))) == 6
     assert VideoSource(out / "walk.overlay.mp4").num_frames == 6
+    skeleton = (out / "skel.toml").read_text()  # the model's coco17 points, for Pose2Sim
+    assert all(f"id = {i}\n" in skeleton for i in range(17)) and "id = 17\n" not in skeleton
     # the three outputs carry the same numbers
     kp_json = np.array([[p["keypoints"] for p in f["people"]] for f in doc["frames"]], dtype=float)
     np.testing.assert_allclose(kp_json, store.keypoints, atol=1e-3)
@@ -127,3 +130,36 @@ def test_fp16_on_cpu_and_out_of_range_numbers_are_refused_up_front(
     for bad in (["--det-threshold", "1.5"], ["--det-interval", "0"], ["--batch-size", "-1"]):
         res = CliRunner().invoke(main, [*base, *bad])
         assert res.exit_code == 2 and bad[0] in res.output, bad
+
+
+def test_unreadable_image_and_short_video_are_recorded_and_a_rerun_resumes(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"shot{i}.png"), draw_person(i, SIZE))
+    (folder / "shot1.png").write_bytes(b"not a png")  # one unreadable image
+    full = write_synthetic_video(tmp_path / "long.avi", 12, SIZE, fourcc="MJPG")
+    short = tmp_path / "short.avi"
+    short.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # header says 12 frames
+    header_frames = VideoSource(short).num_frames
+    out = tmp_path / "out"
+    args = ["infer", str(folder), str(short), "-m", str(TINY_HRNET), "--detector",
+            str(inputs["rtdetr"]), "--det-threshold", "0", "-o", str(out), "--no-progress"]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "2/2 inputs processed (0 reused" in res.output
+    shots = Keypoints2D.load(out / "shots.npz")
+    assert shots.num_frames == 3
+    assert np.isnan(shots.keypoints[1]).all() and (shots.scores[1] == 0).all()
+    summary = {r["name"]: r for r in json.loads((out / "summary.json").read_text())["inputs"]}
+    assert any("shot1.png" in w for w in summary["shots"]["warnings"])
+    decoded = Keypoints2D.load(out / "short.npz").num_frames
+    assert header_frames == 12 and 0 < decoded < 12
+    assert summary["short"]["frames"] == decoded
+    assert any(f"counts 12 frames but {decoded} decode" in w for w in summary["short"]["warnings"])
+    stamp = (out / "short.npz").stat().st_mtime_ns
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "(2 reused" in again.output, again.output
+    assert (out / "short.npz").stat().st_mtime_ns == stamp

@@ -61,7 +61,7 @@ def test_offline_with_empty_cache_says_what_to_download(tmp_path: Path) -> None:
     cache = str(tmp_path / "hf" / "hub")
     hrnet = msgs["synthpose-hrnet48"]
     assert "stanfordmimi/synthpose-hrnet-48-mmpose" in hrnet
-    assert "hrnet-w48_dark.pth" in hrnet and MODELS["synthpose-hrnet48"].revision in hrnet
+    assert "hrnet-w48_dark.pth" in hrnet and "ocb fetch-models synthpose-hrnet48" in hrnet
     assert "HF_HUB_OFFLINE=1" in hrnet and cache in hrnet and "hf download" in hrnet
     assert "stanfordmimi/synthpose-vitpose-base-hf" in msgs["synthpose-vitpose-base"]
     assert "PekingU/rtdetr_r50vd_coco_o365" in msgs["detector"] and cache in msgs["detector"]
@@ -137,6 +137,10 @@ def tiny_weights(tmp_path_factory) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
+#: the commit of the fake hub downloads of these tests
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
 @pytest.fixture
 def offline_cache(tmp_path: Path, monkeypatch) -> Path:
     from huggingface_hub import constants
@@ -144,6 +148,7 @@ def offline_cache(tmp_path: Path, monkeypatch) -> Path:
     cache = tmp_path / "hub"
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("OCB_HOME", str(tmp_path / "ocb_home"))  # where first downloads are pinned
     return cache
 
 
@@ -155,9 +160,7 @@ def _hub_with_evil_config(cache: Path, weights: Path, marker: Path):
     evil = cache.parent / "evil.py"
     evil.write_text(_EVIL_CONFIG.format(marker=str(marker)))
     hub_config = "td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py"
-    write_hub_cache(
-        cache, entry.repo_id, entry.revision, {hub_config: evil, entry.weights: weights}
-    )
+    write_hub_cache(cache, entry.repo_id, COMMIT, {hub_config: evil, entry.weights: weights})
     # the same repository, but the tiny architecture and its weights' digest
     return dataclasses.replace(entry, config=str(TINY), sha256=sha256_of(weights))
 
@@ -170,9 +173,28 @@ def test_registered_model_never_executes_the_downloaded_config(
     model = load_pose_model(entry, flip_test=False, batch_size=2)
     assert model.input_size == (64, 96) and keypoint_set_name(model) == "coco17"
     assert not marker.exists()
-    with pytest.raises(ModelIntegrityError, match="hrnet-w48_dark.pth: SHA-256"):
-        load_pose_model("synthpose-hrnet48")  # the catalog's digest is the published file's
     assert not marker.exists()
+
+
+def test_a_model_without_published_digest_is_pinned_at_its_first_download(
+    offline_cache, tiny_weights, tmp_path, caplog
+) -> None:
+    import dataclasses
+
+    from opencapbench.inference.hub import fetch_model, pins_file
+
+    entry = dataclasses.replace(
+        _hub_with_evil_config(offline_cache, tiny_weights[0], tmp_path / "m"), sha256=None
+    )
+    fetch_model(entry)  # first download: commit and digest recorded, with a warning
+    pin = json.loads(pins_file().read_text())[entry.name]
+    assert pin["sha256"] == sha256_of(tiny_weights[0]) and pin["revision"] == COMMIT
+    assert "no published digest" in caplog.text
+    fetch_model(entry)  # the same file again: accepted
+    cached = offline_cache / "models--stanfordmimi--synthpose-hrnet-48-mmpose/snapshots" / COMMIT
+    (cached / entry.weights).write_bytes(tiny_weights[1].read_bytes())  # replaced behind our back
+    with pytest.raises(ModelIntegrityError, match="pinned at its first download"):
+        fetch_model(entry)
 
 
 def test_weights_whose_sha256_differs_are_refused(offline_cache, tiny_weights, tmp_path) -> None:

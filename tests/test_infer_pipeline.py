@@ -252,7 +252,7 @@ def test_subject_mode_keeps_only_the_largest(video: Path, vitpose: VitPoseEstima
 
 
 def test_outputs_round_trip_and_agree(file_boxes_result, tmp_path: Path) -> None:
-    from opencapbench.io.keypoint_store import import_openpose_json
+    from opencapbench.io.openpose_json import import_openpose_json
 
     result, _ = file_boxes_result
     kp, sc = result.keypoints, result.scores

@@ -78,7 +78,7 @@ def test_wheel_installs_and_loads_a_registered_model_offline(tmp_path: Path, tin
 
     entry = MODELS["synthpose-hrnet48"]
     cache = tmp_path / "hf" / "hub"
-    write_hub_cache(cache, entry.repo_id, entry.revision, {entry.weights: tiny_weights})
+    write_hub_cache(cache, entry.repo_id, "f" * 40, {entry.weights: tiny_weights})
     env.update(HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     out = _run([str(python), "-c", _LOAD, str(TINY), sha256_of(tiny_weights)], outside, env)
     got = json.loads(out.stdout.strip().splitlines()[-1])

@@ -8,14 +8,9 @@ import pickle
 import numpy as np
 import pytest
 
-from opencapbench.io.keypoint_store import (
-    Keypoints2D,
-    KeypointStoreError,
-    export_openpose_json,
-    import_opencap_pickle,
-    import_openpose_json,
-    store_path,
-)
+from opencapbench.io.keypoint_store import Keypoints2D, KeypointStoreError, store_path
+from opencapbench.io.opencap_pose import import_opencap_pickle
+from opencapbench.io.openpose_json import export_openpose_json, import_openpose_json
 
 K = 17  # coco17
 
@@ -213,3 +208,120 @@ def test_opencap_pickle_import_list_and_arrays(tmp_path) -> None:
     path.write_bytes(pickle.dumps({"a": 1}))
     with pytest.raises(KeypointStoreError, match="list of frames"):
         import_opencap_pickle(path, "coco17", 60.0, (720, 1280))
+
+
+# ---------------------------------------------------------------- keypoint-set inference
+
+
+def _write_json_frames(folder, sizes_per_frame) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f, sizes in enumerate(sizes_per_frame):
+        people = [{"pose_keypoints_2d": [float(1 + i % 3) for i in range(n)]} for n in sizes]
+        (folder / f"vid_{f:06d}.json").write_text(json.dumps({"people": people}))
+
+
+def _import_cli(args):
+    from click.testing import CliRunner
+
+    from opencapbench.cli import main
+
+    return CliRunner().invoke(main, ["import-keypoints", *args])
+
+
+@pytest.mark.parametrize(
+    ("k", "expected"),
+    [
+        (26, "halpe26"),
+        (133, "coco_wholebody"),
+        (17, "coco17"),
+        (25, "body25"),
+        (35, "markers35"),
+        (52, "synthpose52"),
+    ],  # fmt: skip
+)
+def test_import_infers_the_keypoint_set(tmp_path, k, expected) -> None:
+    _write_json_frames(tmp_path / "json", [[3 * k], [], [3 * k, 3 * k]])
+    result = _import_cli(
+        [
+            str(tmp_path / "json"),
+            "--format",
+            "openpose",
+            "--store",
+            str(tmp_path / "store"),
+            "--subject",
+            "s1",
+            "--trial",
+            "t1",
+            "--camera",
+            "Cam0",
+            "--fps",
+            "60",
+            "--image-size",
+            "720",
+            "1280",
+        ]  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    assert f"({expected}, inferred" in result.output
+    kp = Keypoints2D.load(store_path(tmp_path / "store", "s1", "Session0", "t1", "Cam0"))
+    assert kp.keypoint_set == expected and kp.keypoints.shape == (3, 2, k, 2)
+
+
+def test_import_pickle_infers_body25(tmp_path) -> None:
+    # OpenCap's pose pickles hold OpenPose BODY_25: 75 values per person
+    path = tmp_path / "cam.pkl"
+    with open(path, "wb") as fh:
+        pickle.dump(np.ones((5, 75)), fh)
+    assert import_opencap_pickle(path, None, 60.0, (720, 1280)).keypoint_set == "body25"
+    frames = [[{"person_id": [0], "pose_keypoints_2d": [1.0] * 78}] for _ in range(3)]
+    with open(path, "wb") as fh:
+        pickle.dump(frames, fh)
+    assert import_opencap_pickle(path, None, 60.0, (720, 1280)).keypoint_set == "halpe26"
+
+
+def test_import_refuses_what_it_cannot_infer(tmp_path, monkeypatch) -> None:
+    from opencapbench import keypoints
+
+    # people of different sizes
+    _write_json_frames(tmp_path / "mixed", [[78], [51]])
+    with pytest.raises(KeypointStoreError, match="different sizes .*51 values.*78 values"):
+        import_openpose_json(tmp_path / "mixed", None, 30.0, (10, 10))
+    # a size no registered set has: the message lists the known sets
+    _write_json_frames(tmp_path / "odd", [[60]])
+    with pytest.raises(
+        KeypointStoreError, match="20 keypoints .*matches no known.*halpe26 \\(26\\)"
+    ):
+        import_openpose_json(tmp_path / "odd", None, 30.0, (10, 10))
+    # no person at all
+    _write_json_frames(tmp_path / "empty", [[], []])
+    with pytest.raises(KeypointStoreError, match="no person"):
+        import_openpose_json(tmp_path / "empty", None, 30.0, (10, 10))
+    # two registered sets of 26 keypoints: ambiguous, unless the set is given
+    other = keypoints.keypoint_set_from_names("other26", [f"k{i}" for i in range(26)])
+    monkeypatch.setitem(keypoints._REGISTRY, "other26", other)
+    _write_json_frames(tmp_path / "amb", [[78]])
+    with pytest.raises(KeypointStoreError, match="several keypoint sets \\(.*halpe26.*other26"):
+        import_openpose_json(tmp_path / "amb", None, 30.0, (10, 10))
+    assert import_openpose_json(tmp_path / "amb", "halpe26", 30.0, (10, 10)).num_keypoints == 26
+    # through the CLI: one line, exit 1
+    result = _import_cli(
+        [
+            str(tmp_path / "mixed"),
+            "--format",
+            "openpose",
+            "--store",
+            str(tmp_path / "store"),
+            "--subject",
+            "s1",
+            "--trial",
+            "t1",
+            "--camera",
+            "Cam0",
+            "--fps",
+            "60",
+            "--image-size",
+            "720",
+            "1280",
+        ]  # fmt: skip
+    )
+    assert result.exit_code == 1 and "different sizes" in result.output

@@ -26,7 +26,8 @@ from opencapbench.io.calibration import (
     write_opencap_calibration,
     write_toml_calibration,
 )
-from opencapbench.io.keypoint_store import Keypoints2D, import_opencap_pickle, store_path
+from opencapbench.io.keypoint_store import Keypoints2D, store_path
+from opencapbench.io.opencap_pose import import_opencap_pickle
 from opencapbench.io.paths import UnsafePathError, safe_component, safe_relative
 from opencapbench.io.pickles import TRUST_ENV, UnsafePickleError
 from synthpose.generate.sources import RichSource
@@ -87,11 +88,10 @@ def test_convert_calibration_trusts_a_legacy_pickle_on_request(tmp_path) -> None
     path.parent.mkdir(parents=True)
     path.write_bytes(pickle.dumps(fields))
     out = tmp_path / "calib.toml"
-    refused = CliRunner().invoke(main, ["convert-calibration", str(path.parents[1]), str(out)])
+    args = ["convert-calibration", "--world-frame", "checkerboard"]
+    refused = CliRunner().invoke(main, [*args, str(path.parents[1]), str(out)])
     assert refused.exit_code == 1 and "fractions.Fraction" in refused.output
-    result = CliRunner().invoke(
-        main, ["convert-calibration", "--trust-pickles", str(path.parents[1]), str(out)]
-    )
+    result = CliRunner().invoke(main, [*args, "--trust-pickles", str(path.parents[1]), str(out)])
     assert result.exit_code == 0, result.output
     assert f"WARNING {path}: loading this calibration file with plain pickle" in result.output
     (back,) = read_toml_calibration(out)
@@ -246,7 +246,8 @@ def test_convert_calibration_refuses_camera_names_that_leave_dest(tmp_path, name
     assert [c.name for c in read_toml_calibration(toml)] == ["Cam0", name]
     dest = tmp_path / "work" / "out"
     before = {p for p in tmp_path.rglob("*")}
-    result = CliRunner().invoke(main, ["convert-calibration", str(toml), str(dest)])
+    args = ["convert-calibration", "--world-frame", "checkerboard", str(toml), str(dest)]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 1, result.output
     assert f"error: UnsafePathError: invalid camera name in {toml}: {name!r}" in result.output
     assert {p for p in tmp_path.rglob("*")} == before  # nothing written, not even Cam0
@@ -256,7 +257,10 @@ def test_convert_calibration_refuses_camera_names_that_leave_dest(tmp_path, name
 def test_convert_calibration_writes_each_camera_folder(tmp_path) -> None:
     toml = tmp_path / "c.toml"
     write_toml_calibration([_camera("Cam0"), _camera("Cam1", seed=1)], toml)
-    result = CliRunner().invoke(main, ["convert-calibration", str(toml), str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        main,
+        ["convert-calibration", "--world-frame", "checkerboard", str(toml), str(tmp_path / "out")],
+    )
     assert result.exit_code == 0, result.output
     back = read_opencap_calibration(tmp_path / "out" / "Cam1" / CALIB)
     np.testing.assert_allclose(back.R, _camera("Cam1", seed=1).R, atol=1e-9)

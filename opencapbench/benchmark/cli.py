@@ -20,6 +20,7 @@ from opencapbench.benchmark.config import (
     BenchmarkConfig,
     MarkerSettings,
 )
+from opencapbench.benchmark.shard import SHARD_HELP, ShardParam
 
 _MARKERS = MarkerSettings()
 _DEFAULTS = BenchmarkConfig(".", ".")
@@ -35,6 +36,8 @@ _CONFIG_KEYS = {
     "device": "pose.device",
     "amp": "pose.amp",
     "det_threshold": "pose.det_threshold",
+    "augmenter": "augmenter.version",
+    "augmenter_dir": "augmenter.model_dir",
 }
 
 _RUN_OPTIONS = [
@@ -65,17 +68,22 @@ def _run_options(func):
     return func
 
 
-def _run_and_print(cfg: BenchmarkConfig) -> int:
+def _run_and_print(cfg: BenchmarkConfig, shard=None) -> int:
     from opencapbench.benchmark.runner import run_benchmark
+
+    return _print_outcome(run_benchmark(cfg, shard=shard))
+
+
+def _print_outcome(outcome) -> int:
     from opencapbench.report.tables import format_table
 
-    outcome = run_benchmark(cfg)
     click.echo(
         "steps (run / reused): "
         + ", ".join(f"{name} {ran}/{reused}" for name, (ran, reused) in outcome.steps.items())
     )
     if outcome.tables:
-        click.echo("\nJoint-angle error per DOF (degrees, left/right averaged, all trials):")
+        which = "all trials" if outcome.whole_run else "this shard's trials"
+        click.echo(f"\nJoint-angle error per DOF (degrees, left/right averaged, {which}):")
         click.echo(format_table(outcome.tables["overall"]))
     if not outcome.warnings.empty:
         click.echo(
@@ -88,7 +96,13 @@ def _run_and_print(cfg: BenchmarkConfig) -> int:
                 f"  {row.subject}/{row.session}/{row.trial} [{row.stage}] {row.error}: {row.message}",
                 err=True,
             )
-    click.echo(f"\nTables and plots: {outcome.results_dir}")
+    if outcome.whole_run:
+        click.echo(f"\nTables and plots: {outcome.results_dir}")
+    else:
+        click.echo(
+            f"\nOther shards' trials are not finished: the last shard to finish writes the tables to "
+            f"{outcome.results_dir}, or run `ocb merge {outcome.results_dir.parent}` after them."
+        )
     return 1 if not outcome.failures.empty else 0
 
 
@@ -151,10 +165,27 @@ The keypoint set is read from the keypoint store; docs/benchmark.md has the deta
 @click.option("--trial", "trials", multiple=True, help="Only these trials (repeatable).")
 @click.option("--force", is_flag=True, help="Redo finished steps instead of resuming.")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Per-trial curve plots.")
+@click.option("--toml-frame", type=click.Choice(["pose2sim", "checkerboard"]), default=None,
+              help="World frame of a session's calibration.toml that does not state it "
+              "([metadata] world_frame): pose2sim (Z up) or checkerboard (OpenCap's board).")  # fmt: skip
+@click.option("--keypoint-set", default=None,
+              help="Keypoint set of the keypoints (synthpose52, markers35, halpe26, coco_wholebody, "
+              "coco17, body25); it picks the marker recipe. Default: read from the keypoint store.")  # fmt: skip
+@click.option("--augmenter", type=click.Choice(["v0.1", "v0.2", "v0.3"]), default=None,
+              help="Run OpenCap's LSTM marker augmenter between the 3D markers and IK (v0.3: "
+              "OpenCap's default; v0.1: the OpenCap paper). Needs halpe26, coco_wholebody or body25.")  # fmt: skip
+@click.option("--augmenter-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Local copy of opencap-core's MarkerAugmenter/LSTM folders (default: downloaded "
+              "once, SHA-256 checked, cached in ~/.cache/opencapbench).")  # fmt: skip
+@click.option("--shard", type=ShardParam(), default=None, help=SHARD_HELP)
 @_run_options
 @click.pass_context
 def benchmark(
-    ctx: click.Context, data_dir: Path | None, config_file: Path | None, **options: Any
+    ctx: click.Context,
+    data_dir: Path | None,
+    config_file: Path | None,
+    shard=None,
+    **options: Any,
 ) -> None:
     """OpenCapBench on DATA_DIR (OpenCap LabValidation layout).
 
@@ -175,7 +206,7 @@ def benchmark(
             raise click.UsageError("give DATA_DIR or --config")
         defaults = {_CONFIG_KEYS.get(k, k): v for k, v in options.items()}
         cfg = BenchmarkConfig.from_dict(_nest({**defaults, **given}))
-    sys.exit(_run_and_print(cfg))
+    sys.exit(_run_and_print(cfg, shard))
 
 
 @click.command("make-synthetic")
@@ -264,3 +295,20 @@ def demo(out_dir: Path, noise_px: float, dropout: float, workers: int) -> None:
         keypoint_store=data_root / "keypoints", workers=workers,
     )  # fmt: skip
     sys.exit(_run_and_print(cfg))
+
+
+# ---------------------------------------------------------------------- sharded runs
+
+
+@click.command("merge")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def merge(out_dir: Path) -> None:
+    """Rebuild OUT_DIR/results from every trial's ledger, running no step.
+
+    For runs split with `ocb benchmark --shard I/N` into one output folder: run it after the
+    last shard (e.g. as a dependent SLURM job). See docs/cluster.md.
+    """
+    from opencapbench.benchmark.runner import _results
+    from opencapbench.benchmark.shard import merge_inputs
+
+    sys.exit(_print_outcome(_results(*merge_inputs(out_dir))))

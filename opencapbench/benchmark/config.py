@@ -111,6 +111,31 @@ class PoseSettings:
         _check_range("pose.det_threshold", self.det_threshold, 0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class AugmenterSettings:
+    """OpenCap's LSTM marker augmenter between the 3D markers and IK (``--augmenter``).
+
+    Attributes:
+        version: ``v0.1`` (OpenCap paper), ``v0.2`` or ``v0.3`` (OpenCap's default, the
+            marker enhancer); None runs no augmenter.
+        model_dir: local copy of opencap-core's ``MarkerAugmenter/LSTM`` folders; None
+            downloads the files once (SHA-256 checked) into ``~/.cache/opencapbench``.
+        rate_hz: rate the networks see (OpenCap feeds its 60 fps video rate; they were
+            trained on 60 Hz); the predictions are interpolated back onto the TRC's times.
+        vertical_offset: OpenCap's floor offset (lowest predicted marker at y = 0.01 m).
+    """
+
+    version: str | None = None
+    model_dir: str | None = None
+    rate_hz: float = 60.0
+    vertical_offset: bool = True
+
+    def __post_init__(self) -> None:
+        if self.version is not None and self.version not in ("v0.1", "v0.2", "v0.3"):
+            raise ConfigError(f"augmenter.version must be v0.1, v0.2 or v0.3, not {self.version!r}")
+        _check_range("augmenter.rate_hz", self.rate_hz, 1e-6, None)
+
+
 @dataclass
 class BenchmarkConfig:
     """Everything ``ocb benchmark`` needs.
@@ -122,7 +147,10 @@ class BenchmarkConfig:
         subjects, trials: restrict the run (all when empty).
         cameras: ``all``, an OpenCapBench preset (``2-cameras``…) or ``Cam1,Cam3``.
         pose: the pose stage (videos → keypoints); skipped when ``pose.model`` is None.
+        keypoint_set: the keypoint set of the run (its marker recipe, see
+            :mod:`opencapbench.recipes`); None reads it from the keypoint store.
         markers: options of the 2D → 3D stage.
+        augmenter: OpenCap's marker augmenter between markers and IK (off by default).
         ik_weights: marker → IK weight; None for the keypoint set's defaults.
         workers: parallel worker processes (IK, plots); 1 runs everything in this process.
         force: redo finished stages.
@@ -137,6 +165,8 @@ class BenchmarkConfig:
         generic_model: the generic ``.osim`` of ``scale = "static"`` (e.g. LaiUhlrich2022);
             None for the built-in model.
         name: the run's name in figure titles and comparisons (default: the output folder's).
+        toml_frame: world frame of a session's ``calibration.toml`` (``pose2sim`` or
+            ``checkerboard``) when the file does not state it; empty: the file must.
     """
 
     data_dir: Path
@@ -146,7 +176,9 @@ class BenchmarkConfig:
     trials: tuple[str, ...] = ()
     cameras: str = "all"
     pose: PoseSettings = field(default_factory=PoseSettings)
+    keypoint_set: str | None = None
     markers: MarkerSettings = field(default_factory=MarkerSettings)
+    augmenter: AugmenterSettings = field(default_factory=AugmenterSettings)
     ik_weights: dict[str, float] | None = None
     workers: int = 2
     force: bool = False
@@ -157,6 +189,7 @@ class BenchmarkConfig:
     scale: str = "mocap"
     generic_model: Path | None = None
     name: str = ""
+    toml_frame: str = ""
 
     @property
     def run_name(self) -> str:
@@ -169,6 +202,13 @@ class BenchmarkConfig:
         self.subjects = tuple(self.subjects)
         self.trials = tuple(self.trials)
         _check_range("workers", self.workers, 1, None)
+        self.toml_frame = self.toml_frame or ""
+        if self.toml_frame not in ("", "pose2sim", "checkerboard"):
+            raise ConfigError(
+                f"toml_frame must be pose2sim or checkerboard, not {self.toml_frame!r}"
+            )
+        if self.keypoint_set is not None or self.augmenter.version is not None:
+            self._check_recipe()
         _check_range("max_shift_s", self.max_shift_s, 0.0, None)
         _check_range("sync_max_offset_s", self.sync_max_offset_s, 0.0, 10.0)
         if self.sync not in SYNC_MODES:
@@ -184,6 +224,18 @@ class BenchmarkConfig:
                     f"cameras must be 'all', one of {sorted(CAMERA_SETUPS)} or a list of at "
                     f"least two camera names like 'Cam1,Cam3', not {self.cameras!r}"
                 )
+
+    def _check_recipe(self) -> None:
+        """Refuse at once a keypoint set without a marker recipe, or one that cannot feed the
+        augmenter (the store-read set is checked by the model stage)."""
+        from opencapbench.recipes import RecipeError, get_recipe
+
+        if self.keypoint_set is None:
+            return
+        try:
+            get_recipe(self.keypoint_set, self.augmenter.version)
+        except RecipeError as err:
+            raise ConfigError(str(err)) from None
 
     # ------------------------------------------------------------------ TOML round trip
 

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -41,6 +42,9 @@ from opencapbench.io.opencap_layout import (
 )
 from opencapbench.ledger import Ledger
 
+if TYPE_CHECKING:
+    from opencapbench.benchmark.shard import Shard
+
 __all__ = ["BenchmarkConfig", "BenchmarkOutcome", "run_benchmark"]
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,9 @@ class BenchmarkOutcome:
     results_dir: Path
     #: stage → (items run in this run, items reused from an earlier run)
     steps: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: False for a shard that was not the last: the tables cover its own trials only and
+    #: nothing was written to ``results/``
+    whole_run: bool = True
 
 
 class _Scheduler:
@@ -225,12 +232,16 @@ def _trial_size(trial: Trial, cfg: BenchmarkConfig) -> int:
     return sum(f.stat().st_size for f in files if f.is_file())
 
 
-def run_benchmark(cfg: BenchmarkConfig, stages: Sequence[Stage] | None = None) -> BenchmarkOutcome:
+def run_benchmark(
+    cfg: BenchmarkConfig, stages: Sequence[Stage] | None = None, shard: Shard | None = None
+) -> BenchmarkOutcome:
     """Run every stage over every trial and write the results; see the module docstring.
 
     Args:
         cfg: the run's configuration.
         stages: the stage list (default :func:`default_stages`).
+        shard: run only this shard's trials (``--shard I/N``, see
+            :mod:`opencapbench.benchmark.shard`); the tables are built once every shard is done.
 
     Returns:
         The per-trial errors, aggregated tables, failures and recorded warnings.
@@ -241,8 +252,16 @@ def run_benchmark(cfg: BenchmarkConfig, stages: Sequence[Stage] | None = None) -
     trials = discover_trials(cfg.data_dir, cfg.subjects, cfg.trials, cfg.keypoint_store)
     subjects = {s.name: s for s in list_subjects(cfg.data_dir, cfg.subjects)}
     check_cameras(cfg, trials)
-    for folder in ("trc", "ik", "scores", "status", "models", "results"):
-        remove_stale_temp_files(cfg.out_dir / folder)
+    # --shard I/N: this process takes its share of the trials (benchmark/shard.py)
+    all_trials = trials
+    if shard is not None:
+        from opencapbench.benchmark.shard import shard_trials
+
+        trials = shard_trials(all_trials, cfg, shard)
+        subjects = {k: s for k, s in subjects.items() if any(t.subject == k for t in trials)}
+    else:  # a shard leaves them: the temporary files may be another shard's, being written
+        for folder in ("trc", "ik", "scores", "status", "models", "results"):
+            remove_stale_temp_files(cfg.out_dir / folder)
     _write_config(cfg)
 
     start = time.perf_counter()
@@ -264,8 +283,18 @@ def run_benchmark(cfg: BenchmarkConfig, stages: Sequence[Stage] | None = None) -
         if "bar" in locals():
             bar.close()
     timings = {**scheduler.seconds, "total": time.perf_counter() - start}
-    outcome = _results(cfg, trials, list(subjects.values()), timings)
+    write = True
+    if shard is not None:  # the run's tables are built by the shard that settles the last trial
+        from opencapbench.benchmark.shard import finish_shard
+
+        run_timings = finish_shard(cfg, shard, trials, all_trials, timings)
+        write = run_timings is not None
+        if write:
+            trials, timings = all_trials, run_timings
+            subjects = {s.name: s for s in list_subjects(cfg.data_dir, cfg.subjects)}
+    outcome = _results(cfg, trials, list(subjects.values()), timings, write=write)
     outcome.steps = {name: (ran, reused) for name, (ran, reused) in scheduler.counts.items()}
+    outcome.whole_run = write
     return outcome
 
 
@@ -277,9 +306,14 @@ def _write_config(cfg: BenchmarkConfig) -> None:
 
 
 def _results(
-    cfg: BenchmarkConfig, trials: list[Trial], subjects: list[Subject], timings: dict[str, float]
+    cfg: BenchmarkConfig,
+    trials: list[Trial],
+    subjects: list[Subject],
+    timings: dict[str, float],
+    write: bool = True,
 ) -> BenchmarkOutcome:
-    """Tables, failures, warnings and the report, from the ledgers and score files."""
+    """Tables, failures, warnings and the report, from the ledgers and score files (the report
+    and tables are written to ``results/`` unless ``write`` is False)."""
     import json
 
     from opencapbench.benchmark import metrics
@@ -323,6 +357,8 @@ def _results(
     )
     tables = metrics.aggregate(per_trial) if not per_trial.empty else {}
     results_dir = cfg.out_dir / "results"
+    if not write:
+        return BenchmarkOutcome(per_trial, tables, failures_df, warnings_df, results_dir)
     run = RunInfo(
         cfg.run_name, cameras=cfg.cameras, n_trials=len(trials), config=cfg.to_toml(),
         out_dir=cfg.out_dir, warnings=warnings_df,

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 from opencapbench.benchmark.config import BenchmarkConfig, resolve_cameras
 from opencapbench.io.opencap_layout import Subject, Trial, session_cameras
-from opencapbench.ledger import Ledger, digest, file_stamp
+from opencapbench.ledger import Ledger, WarningRecorder, digest, file_stamp
 
 log = logging.getLogger(__name__)
 
@@ -105,25 +105,40 @@ def open_ledger(cfg: BenchmarkConfig, item: Subject | Trial) -> Ledger:
 
 
 class SubjectModelStage(Stage):
-    """The subject's mocap-scaled model with the keypoint set's markers attached."""
+    """The subject's mocap-scaled model with the run's marker set attached (the keypoint set's
+    recipe: SynthPose, OpenPose-style or the augmenter's markers), after the early check that
+    they land on it."""
 
     name = "model"
     scope = "subject"
     produces = ("model",)
+
+    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
+        from opencapbench.benchmark.families import run_recipe
+
+        recipe = run_recipe(cfg)
+        return {"keypoint_set": recipe.keypoint_set, "marker_set": recipe.marker_set}
 
     def input_files(self, item: Subject, cfg: BenchmarkConfig) -> list[Path]:
         return [item.mocap_model] if item.mocap_model is not None else []
 
     def run(self, item: Subject, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
         from opencapbench.benchmark.errors import MissingModelError
-        from opencapbench.osim.markers import attach_synthpose_markers
+        from opencapbench.benchmark.families import check_run
+        from opencapbench.osim.markers import place_marker_set
 
         source = item.mocap_model
         if source is None:
             raise MissingModelError(f"{item.name}: no scaled model (*.osim) in {item.model_dir}")
+        recipe = check_run(cfg, [item])
         out = cfg.out_dir / "models" / f"{item.name}.osim"
-        attach_synthpose_markers(source, out)
-        return StageResult({"model": out}, {"source": str(source)})
+        report = place_marker_set(source, out, recipe)
+        methods = {m: len(report.by_method(m)) for m in ("kept", "copied", "scaled", "skipped")}
+        return StageResult(
+            {"model": out},
+            {"source": str(source), "keypoint_set": recipe.keypoint_set,
+             "marker_set": recipe.marker_set, "markers": methods},
+        )  # fmt: skip
 
 
 class PoseStage(Stage):
@@ -185,7 +200,10 @@ class MarkersStage(Stage):
     produces = ("trc",)
 
     def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
-        return {"markers": asdict(cfg.markers), "cameras": cfg.cameras}
+        from opencapbench.benchmark.families import run_keypoint_set
+
+        return {"markers": asdict(cfg.markers), "cameras": cfg.cameras,
+                "keypoint_set": run_keypoint_set(cfg)}  # fmt: skip
 
     def input_files(self, item: Trial, cfg: BenchmarkConfig) -> list[Path]:
         store = cfg.keypoint_store / item.subject / item.session / item.name
@@ -211,20 +229,61 @@ class IKStage(Stage):
     parallel = True
 
     def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
-        return {"weights": cfg.ik_weights}
+        return {"weights": _ik_weights(cfg)}
 
     def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
         from opencapbench.osim.ik import run_ik
 
         out = mot_path(cfg, item)
         result = run_ik(
-            inputs["model"], inputs["trc"], out, weights=cfg.ik_weights,
+            inputs["model"], inputs["trc"], out, weights=_ik_weights(cfg),
             log_path=out.with_suffix(".log"),
         )  # fmt: skip
         return StageResult(
             {"mot": out},
             {"n_frames": result.n_frames, "marker_rms_m": result.marker_rms_m},
         )
+
+
+class AugmenterStage(Stage):
+    """OpenCap's LSTM marker augmenter: triangulated OpenPose-style markers → TRC with the 43
+    anatomical markers appended (``trc/<subject>/<trial>_augmented_<version>.trc``), for IK."""
+
+    name = "augmenter"
+    consumes = ("trc",)
+    produces = ("trc",)
+
+    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
+        a = cfg.augmenter
+        return {"version": a.version, "rate_hz": a.rate_hz, "offset": a.vertical_offset,
+                "model_dir": a.model_dir}  # fmt: skip
+
+    def input_files(self, item: Trial, cfg: BenchmarkConfig) -> list[Path]:
+        return [item.metadata_path] if item.metadata_path.is_file() else []
+
+    def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
+        from opencapbench.augmenter import AugmenterError, augment_trc
+        from opencapbench.io.session import read_session_metadata
+
+        meta = read_session_metadata(item.metadata_path)
+        if not meta.height_m or not meta.mass_kg:
+            raise AugmenterError(
+                f"{item.metadata_path}: the marker augmenter needs height_m and mass_kg"
+            )
+        version = cfg.augmenter.version or "v0.3"
+        out = trc_path(cfg, item).with_name(f"{item.name}_augmented_{version}.trc")
+        info = augment_trc(
+            inputs["trc"], out, meta.height_m, meta.mass_kg, version,
+            cfg.augmenter.model_dir, cfg.augmenter.rate_hz, cfg.augmenter.vertical_offset,
+        )  # fmt: skip
+        return StageResult({"trc": out}, info)
+
+
+def _ik_weights(cfg: BenchmarkConfig) -> dict[str, float]:
+    """``cfg.ik_weights``, else the IK weights of the run's marker recipe."""
+    from opencapbench.benchmark.families import run_recipe
+
+    return dict(cfg.ik_weights) if cfg.ik_weights is not None else run_recipe(cfg).ik_weights
 
 
 class ScoreStage(Stage):
@@ -293,7 +352,8 @@ class PlotStage(Stage):
     def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
         import json
 
-        from opencapbench.report import RunInfo, curve_stem, plot_trial
+        from opencapbench.report import RunInfo, plot_trial
+        from opencapbench.report.results import curve_stem
 
         entry = json.loads(ledger_path(cfg, item).read_text())["score"]["info"]
         run = RunInfo(cfg.run_name, cameras=cfg.cameras, n_trials=1)
@@ -318,7 +378,10 @@ def default_stages(cfg: BenchmarkConfig) -> list[Stage]:
         from opencapbench.benchmark.sync_stage import SyncStage
 
         stages.append(SyncStage())
-    stages += [MarkersStage(), IKStage(), ScoreStage()]
+    stages.append(MarkersStage())
+    if cfg.augmenter.version:
+        stages.append(AugmenterStage())
+    stages += [IKStage(), ScoreStage()]
     if cfg.plots:
         stages.append(PlotStage())
     return stages
@@ -344,7 +407,7 @@ def execute(
         True when the stage finished.
     """
     ledger = open_ledger(cfg, item)
-    records = _WarningRecorder()
+    records = WarningRecorder()
     start = time.perf_counter()
     try:
         with records:
@@ -356,33 +419,6 @@ def execute(
     info = {**result.info, "seconds": round(time.perf_counter() - start, 3)}
     ledger.mark_done(stage.name, fingerprint, result.outputs, info, records.messages, downstream)
     return True
-
-
-class _WarningRecorder(logging.Handler):
-    """Collects the warnings logged (and ``warnings.warn``-ed) while a stage runs."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-    def __enter__(self) -> _WarningRecorder:
-        import warnings
-
-        self._catch = warnings.catch_warnings(record=True)
-        self._caught = self._catch.__enter__()
-        warnings.simplefilter("always")
-        logging.getLogger("opencapbench").addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        logging.getLogger("opencapbench").removeHandler(self)
-        self._catch.__exit__(*exc)
-        for w in self._caught:
-            self.messages.append(str(w.message))
-            log.warning("%s", w.message)
 
 
 def stage_fingerprint(

@@ -15,7 +15,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-__all__ = ["PLACEMENTS", "placement_rotation", "rotate_points"]
+__all__ = [
+    "PLACEMENTS",
+    "POSE2SIM_TO_OPENSIM",
+    "change_world",
+    "placement_rotation",
+    "rotate_points",
+]
 
 #: placement → (scipy euler sequence, angles in degrees).  Lowercase = extrinsic, applied in
 #: order (first angle first); uppercase = intrinsic.
@@ -70,3 +76,22 @@ def rotate_points(points: np.ndarray, R: np.ndarray) -> np.ndarray:
     if p.shape[-1] != 3:
         raise ValueError(f"rotate_points expects points of shape (..., 3), got {p.shape}")
     return p @ np.asarray(R, dtype=np.float64).T
+
+
+#: ``p_opensim = POSE2SIM_TO_OPENSIM @ p_pose2sim``: Pose2Sim's calibration world is Z up and it
+#: writes TRC x = world y, TRC y = world z, TRC z = world x (a cyclic permutation, det +1).
+POSE2SIM_TO_OPENSIM = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+
+
+def change_world(R: np.ndarray, t: np.ndarray, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Extrinsics of a camera in a rotated world ``p_new = A @ p_old``.
+
+    Args:
+        R: (3, 3) world→camera rotation in the old world.
+        t: (3,) world→camera translation (any unit; unchanged by a pure rotation).
+        A: (3, 3) proper rotation from the old world to the new one.
+
+    Returns:
+        ``(R @ A.T, t)``: the same camera, so that ``R_new @ p_new + t = R @ p_old + t``.
+    """
+    return np.asarray(R, dtype=np.float64) @ np.asarray(A, dtype=np.float64).T, np.asarray(t)

@@ -24,9 +24,11 @@ class ModelEntry:
         kind: "mmpose" (:mod:`opencapbench.pose`, bundled config) or "vitpose"
             (``transformers``; its ``config.json`` is data, read without executing anything).
         repo_id: Hugging Face repository.
-        revision: pinned commit (40 hex digits) of ``repo_id``.
+        revision: pinned commit (40 hex digits) of ``repo_id``; None: the commit of the first
+            download is pinned locally (see :func:`opencapbench.inference.hub.fetch_model`).
         weights: file name of the weights in the repository.
-        sha256: hex SHA-256 of ``weights``.
+        sha256: hex SHA-256 of ``weights``; None: the digest of the first download is pinned
+            locally and every later load is checked against it.
         config: the bundled config, relative to :data:`BUNDLED_CONFIGS` (an absolute path is
             taken as is); "" for "vitpose".
         extra_files: further repository files needed (the ViTPose JSON configs).
@@ -36,9 +38,9 @@ class ModelEntry:
     name: str
     kind: str
     repo_id: str
-    revision: str
+    revision: str | None
     weights: str
-    sha256: str
+    sha256: str | None
     config: str = ""
     extra_files: tuple[str, ...] = ()
     description: str = ""
@@ -58,13 +60,14 @@ class DetectorEntry:
     """The default person detector (RT-DETR, safetensors weights and JSON configs)."""
 
     repo_id: str
-    revision: str
+    revision: str | None
     files: tuple[str, ...]
 
 
-# The revisions and digests below are placeholders in the right format (40 / 64 hex digits):
-# the real ones could not be read offline.  Replace them with the values of
-# `hf download <repo_id> <file>` + `sha256sum` before a release.
+# No commit or digest is bundled yet: they could not be read on the offline machine this
+# catalog was written on, and a made-up value would refuse the real file.  Until they are
+# filled in (`ocb fetch-models --pins` prints them after a download), the first download of
+# each model is pinned locally, trust on first use, and every later load is checked against it.
 MODELS: dict[str, ModelEntry] = {
     e.name: e
     for e in (
@@ -72,9 +75,9 @@ MODELS: dict[str, ModelEntry] = {
             name="synthpose-hrnet48",
             kind="mmpose",
             repo_id="stanfordmimi/synthpose-hrnet-48-mmpose",
-            revision="cb6b7266f1cbd9d0bb4b58a5f6dfa5b0e2a9f3c1",
+            revision=None,
             weights="hrnet-w48_dark.pth",
-            sha256="5f0c4e1d2a7b9c3e8f6a1d4b7e2c9f0a3b6d8e1f4a7c2b5e8d0f3a6c9b2e5d81",
+            sha256=None,
             config="td-hm_hrnet-w48_dark-8xb32-210e_synthpose_inference.py",
             description="SynthPose HRNet-W48 + DARK, 384x288, COCO-17 + 35 anatomical markers",
         ),
@@ -82,9 +85,9 @@ MODELS: dict[str, ModelEntry] = {
             name="synthpose-vitpose-base",
             kind="vitpose",
             repo_id="stanfordmimi/synthpose-vitpose-base-hf",
-            revision="4e2b9a71c0d3f8e6a5b1c7d9e2f4a6b8c0d1e3f5",
+            revision=None,
             weights="model.safetensors",
-            sha256="9a3c5e7f1b2d4f6a8c0e2b4d6f8a1c3e5b7d9f2a4c6e8b0d2f4a6c8e1b3d5f70",
+            sha256=None,
             extra_files=("config.json", "preprocessor_config.json"),
             description="SynthPose ViTPose-Base (transformers), 256x192, 52 keypoints",
         ),
@@ -92,9 +95,9 @@ MODELS: dict[str, ModelEntry] = {
             name="synthpose-vitpose-huge",
             kind="vitpose",
             repo_id="stanfordmimi/synthpose-vitpose-huge-hf",
-            revision="7d1f3b5a9c2e4f6b8d0a1c3e5f7b9d2a4c6e8f0b",
+            revision=None,
             weights="model.safetensors",
-            sha256="2c4e6a8b0d1f3a5c7e9b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a46",
+            sha256=None,
             extra_files=("config.json", "preprocessor_config.json"),
             description="SynthPose ViTPose-Huge (transformers), 256x192, 52 keypoints (2.5 GB)",
         ),
@@ -104,14 +107,71 @@ MODELS: dict[str, ModelEntry] = {
 #: RT-DETR R50vd (COCO + Objects365), the default person detector.
 DEFAULT_DETECTOR = DetectorEntry(
     repo_id="PekingU/rtdetr_r50vd_coco_o365",
-    revision="b1a3c5e7f9d2b4a6c8e0f1d3b5a7c9e2f4d6b8a0",
+    revision=None,
     files=("config.json", "preprocessor_config.json", "model.safetensors"),
 )
+
+#: RTMPose/RTMW ONNX models as rtmlib and Pose2Sim run them (openmmlab's public onnx_sdk zips)
+_SDK = "https://download.openmmlab.com/mmpose/v1/projects"
+
+
+@dataclass(frozen=True)
+class RTMPoseSpec:
+    """A registered RTMPose/RTMW ONNX model: its public zip and what it outputs."""
+
+    name: str
+    url: str
+    input_size: tuple[int, int]  # (w, h)
+    keypoint_set: str
+    description: str
+
+
+RTMPOSE_MODELS: dict[str, RTMPoseSpec] = {
+    spec.name: spec
+    for spec in (
+        RTMPoseSpec(
+            "rtmpose-s-halpe26",
+            f"{_SDK}/rtmposev1/onnx_sdk/rtmpose-s_simcc-body7_pt-body7-halpe26_700e-256x192-7f134165_20230605.zip",
+            (192, 256),
+            "halpe26",
+            "RTMPose-s Body7 HALPE-26, 256x192 (rtmlib/Pose2Sim 'lightweight' body with feet)",
+        ),
+        RTMPoseSpec(
+            "rtmpose-m-halpe26",
+            f"{_SDK}/rtmposev1/onnx_sdk/rtmpose-m_simcc-body7_pt-body7-halpe26_700e-256x192-4d3e73dd_20230605.zip",
+            (192, 256),
+            "halpe26",
+            "RTMPose-m Body7 HALPE-26, 256x192 (rtmlib/Pose2Sim 'balanced', Pose2Sim's default)",
+        ),
+        RTMPoseSpec(
+            "rtmpose-x-halpe26",
+            f"{_SDK}/rtmposev1/onnx_sdk/rtmpose-x_simcc-body7_pt-body7-halpe26_700e-384x288-7fb6e239_20230606.zip",
+            (288, 384),
+            "halpe26",
+            "RTMPose-x Body7 HALPE-26, 384x288 (rtmlib/Pose2Sim 'performance')",
+        ),
+        RTMPoseSpec(
+            "rtmw-x-wholebody",
+            f"{_SDK}/rtmw/onnx_sdk/rtmw-x_simcc-cocktail13_pt-ucoco_270e-384x288-0949e3a9_20230925.zip",
+            (288, 384),
+            "coco_wholebody",
+            "RTMW-x Cocktail13 COCO-WholeBody (133), 384x288 (rtmlib Wholebody 'performance')",
+        ),
+        RTMPoseSpec(
+            "rtmw-x-wholebody-256",
+            f"{_SDK}/rtmw/onnx_sdk/rtmw-x_simcc-cocktail13_pt-ucoco_270e-256x192-fbef0d61_20230925.zip",
+            (192, 256),
+            "coco_wholebody",
+            "RTMW-x Cocktail13 COCO-WholeBody (133), 256x192 (rtmlib Wholebody 'balanced')",
+        ),
+    )
+}
+
 
 #: the pose model used when none is named
 DEFAULT_MODEL = "synthpose-hrnet48"
 
 
 def list_models() -> list[str]:
-    """Registered model names, sorted."""
-    return sorted(MODELS)
+    """Registered model names (MMPose/ViTPose and RTMPose ONNX), sorted."""
+    return sorted([*MODELS, *RTMPOSE_MODELS])

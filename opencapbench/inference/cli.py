@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -19,21 +19,10 @@ from opencapbench.inference.errors import (
     ModelNotAvailableError,
     UnknownModelError,
 )
+from opencapbench.io.paths import safe_component
+from opencapbench.ledger import Ledger, WarningRecorder, digest, failures_table, file_stamp
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class InputReport:
-    """Outcome of one input: the files written, or the error."""
-
-    name: str
-    source: str
-    ok: bool
-    frames: int = 0
-    fps: float = 0.0
-    outputs: list[str] = field(default_factory=list)
-    error: str = ""
 
 
 @dataclass
@@ -51,6 +40,10 @@ class InferSettings:
     table_fmt: str
     openpose: bool
     progress: bool
+    kpt_thr: float = 0.3
+    overlay_low: str = "hide"
+    overlay_color: str = "side"
+    overlay_labels: bool = False
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -152,6 +145,34 @@ def _boxes_for(boxes: Path | None, name: str, single: bool) -> FileBoxes | None:
     help="Also write frames with the skeleton drawn.",
 )
 @click.option(
+    "--kpt-thr",
+    type=click.FloatRange(0, 1),
+    default=0.3,
+    show_default=True,
+    help="Overlay: keypoints scoring below this are hidden (or hollow, --overlay-low).",
+)
+@click.option(
+    "--overlay-low",
+    type=click.Choice(["hide", "hollow"]),
+    default="hide",
+    show_default=True,
+    help="Overlay: how keypoints below --kpt-thr are drawn.",
+)
+@click.option(
+    "--overlay-color",
+    type=click.Choice(["side", "score"]),
+    default="side",
+    show_default=True,
+    help="Overlay: colour by body side, or by score (red to green).",
+)
+@click.option("--overlay-labels", is_flag=True, help="Overlay: write each keypoint's name.")
+@click.option(
+    "--pose2sim-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the Pose2Sim Config.toml skeleton of the model's keypoint set here.",
+)
+@click.option(
     "--table",
     "table_fmt",
     type=click.Choice(["auto", "csv", "parquet"]),
@@ -183,6 +204,11 @@ def infer(
     flip_test: bool,
     batch_size: int | None,
     overlay: str,
+    kpt_thr: float,
+    overlay_low: str,
+    overlay_color: str,
+    overlay_labels: bool,
+    pose2sim_config: Path | None,
     table_fmt: str,
     openpose: bool,
     progress: bool,
@@ -227,42 +253,85 @@ def infer(
         table_fmt=table_fmt,
         openpose=openpose,
         progress=progress,
+        kpt_thr=kpt_thr,
+        overlay_low=overlay_low,
+        overlay_color=overlay_color,
+        overlay_labels=overlay_labels,
     )
-    reports: list[InputReport] = []
+    ledgers: list[Ledger] = []
     taken: set[str] = set()
     fatal: str = ""
+    reused = 0
     for name, spec in jobs:
         name = _unique(name, taken)
-        source = spec if not isinstance(spec, list) else (spec[0].parent if spec else name)
-        report = InputReport(name=name, source=str(source), ok=False)
-        reports.append(report)
+        ledger = Ledger(out_dir / "status" / f"{safe_component(name, 'input name')}.json", name)
+        ledgers.append(ledger)
+        fp = _fingerprint(spec, settings, models)
+        if ledger.is_done("infer", fp):
+            reused += 1
+            continue
         if fatal:
-            report.error = f"not processed: {fatal}"
+            ledger.mark_failed("infer", f"not processed: {fatal}", fp)
             continue
         try:
-            report.outputs = _process_one(name, spec, settings, models, report)
-            report.ok = True
+            with WarningRecorder() as rec:
+                written, info = _process_one(name, spec, settings, models)
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
-            report.error = f"{type(exc).__name__}: {exc}"
-            log.error("%s: %s", name, report.error)
+            ledger.mark_failed("infer", exc, fp)
+            log.error("%s: %s: %s", name, type(exc).__name__, exc)
             if isinstance(exc, ModelNotAvailableError | UnknownModelError | ModelIntegrityError):
                 fatal = "the model could not be loaded"  # no later input can succeed
-    _write_summary(out_dir, reports)
-    failed = [r for r in reports if not r.ok]
+            continue
+        ledger.mark_done("infer", fp, written, {"source": _source_label(spec), **info},
+                         rec.messages)  # fmt: skip
+    _write_summary(out_dir, ledgers, jobs)
+    if pose2sim_config is not None and any(lg.is_done("infer") for lg in ledgers):
+        from opencapbench.inference.models import keypoint_set_name
+        from opencapbench.io.pose2sim_config import write_pose2sim_skeleton
+        from opencapbench.keypoints import get_keypoint_set
+
+        kps = get_keypoint_set(keypoint_set_name(models.pose))
+        click.echo(f"Pose2Sim skeleton: {write_pose2sim_skeleton(kps, pose2sim_config)}")
+    failures = failures_table(ledgers)
+    if not failures.empty or (out_dir / "failures.csv").exists():
+        from opencapbench.io.atomic import atomic_path
+
+        with atomic_path(out_dir / "failures.csv") as tmp:
+            failures.to_csv(tmp, index=False)
     click.echo(
-        f"{len(reports) - len(failed)}/{len(reports)} inputs processed; outputs in {out_dir}"
+        f"{len(ledgers) - len(failures)}/{len(ledgers)} inputs processed "
+        f"({reused} reused from an earlier run); outputs in {out_dir}"
     )
-    for r in failed:
-        click.echo(f"FAILED {r.name} ({r.source}): {r.error}", err=True)
-    if failed:
+    for row in failures.itertuples():
+        click.echo(f"FAILED {row.item}: {row.error}: {row.message}", err=True)
+    if not failures.empty:
         sys.exit(1)
 
 
-def _process_one(name: str, spec, st: InferSettings, models, report: InputReport) -> list[str]:
-    """Run one input and write its outputs; returns the paths written."""
+def _source_label(spec) -> str:
+    return str(spec if not isinstance(spec, list) else (spec[0].parent if spec else ""))
+
+
+def _fingerprint(spec, st: InferSettings, models) -> str:
+    """What an input's outputs depend on: its files and every setting of the run."""
+    from dataclasses import asdict
+
+    files = spec if isinstance(spec, list) else [spec]
+    settings = {k: v for k, v in asdict(st).items() if k not in ("out_dir", "progress")}
+    model = {"model": str(models.model_spec), "checkpoint": str(models.checkpoint),
+             "amp": models.amp, "flip_test": models.flip_test,
+             "detector": str(models.detector_spec), "det_threshold": models.det_threshold}  # fmt: skip
+    return digest(
+        {"settings": settings, "model": model,
+         "files": [file_stamp(Path(f)) for f in files if Path(f).is_file()]}
+    )  # fmt: skip
+
+
+def _process_one(name: str, spec, st: InferSettings, models) -> tuple[dict[str, Path], dict]:
+    """Run one input and write its outputs; returns the paths written and what to record."""
     from opencapbench.inference import outputs
     from opencapbench.inference.models import keypoint_set_name
-    from opencapbench.inference.overlay import OverlayWriter
+    from opencapbench.inference.overlay import OverlayStyle, OverlayWriter
     from opencapbench.inference.pipeline import PipelineOptions, run_pose
     from opencapbench.inference.video import open_source
     from opencapbench.keypoints import get_keypoint_set
@@ -284,7 +353,10 @@ def _process_one(name: str, spec, st: InferSettings, models, report: InputReport
         kps = get_keypoint_set(keypoint_set_name(pose_model))
         as_images = st.overlay == "images"
         target = out_dir / (f"{name}_overlay" if as_images else f"{name}.overlay.mp4")
-        sink = OverlayWriter(target, kps, source.fps, source.image_size, as_images=as_images)
+        style = OverlayStyle(st.kpt_thr, st.overlay_low, st.overlay_color, st.overlay_labels)
+        sink = OverlayWriter(
+            target, kps, source.fps, source.image_size, as_images=as_images, style=style
+        )
     try:
         result = run_pose(
             source, pose_model, detector=det, file_boxes=file_boxes, options=options, sink=sink
@@ -292,25 +364,45 @@ def _process_one(name: str, spec, st: InferSettings, models, report: InputReport
     finally:
         if sink is not None:
             sink.close()
-    report.frames, report.fps = result.num_frames, result.num_frames / max(result.elapsed_s, 1e-9)
+    import numpy as np
+
+    for index in getattr(source, "unreadable", ()):
+        result.keypoints[index] = np.nan
+        result.scores[index] = 0.0
+    processing = result.num_frames / max(result.elapsed_s, 1e-9)
+    info = {
+        "frames": result.num_frames,
+        "video_fps": source.fps,
+        "processed_frames_per_s": processing,
+    }
     meta = {"model": st.model_label, "boxes": "file" if file_boxes is not None else "detector"}
-    written = [outputs.write_json(result, out_dir / f"{name}.keypoints.json", meta)]
-    written.append(outputs.write_table(result, out_dir / f"{name}.keypoints", st.table_fmt))
-    written.append(result.save(out_dir / f"{name}.npz"))
+    written = {"json": outputs.write_json(result, out_dir / f"{name}.keypoints.json", meta)}
+    written["table"] = outputs.write_table(result, out_dir / f"{name}.keypoints", st.table_fmt)
+    written["store"] = result.save(out_dir / f"{name}.npz")
     if st.openpose:
         outputs.write_openpose(result, out_dir / f"{name}_json", name)
-        written.append(out_dir / f"{name}_json")
+        written["openpose"] = out_dir / f"{name}_json"
     if sink is not None:
-        written.append(sink.path)
-    log.info("%s: %d frames, %.2f frames/s", name, report.frames, report.fps)
-    return [str(p) for p in written]
+        written["overlay"] = sink.path
+    log.info("%s: %d frames, %.2f frames/s", name, result.num_frames, processing)
+    return written, info
 
 
-def _write_summary(out_dir: Path, reports: list[InputReport]) -> None:
-    from dataclasses import asdict
-
+def _write_summary(out_dir: Path, ledgers: list[Ledger], jobs) -> None:
+    """``summary.json``: one entry per input, from its ledger (``video_fps`` is the input's
+    frame rate, ``processed_frames_per_s`` the speed of this run)."""
     from opencapbench.io.atomic import atomic_write
 
+    entries = []
+    for ledger in ledgers:
+        entry = ledger.entry("infer")
+        ok = entry.get("state") == "done"
+        entries.append({
+            "name": ledger.item, "ok": ok, **entry.get("info", {}),
+            "outputs": sorted(entry.get("outputs", {}).values()),
+            "warnings": entry.get("warnings", []),
+            "error": "" if ok else "{type}: {message}".format(**entry.get("error", {"type": "", "message": ""})),
+        })  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(out_dir / "summary.json") as fh:
-        json.dump({"inputs": [asdict(r) for r in reports]}, fh, indent=1)
+        json.dump({"inputs": entries}, fh, indent=1)

@@ -160,6 +160,13 @@ def _load_registered(
     return _load_mmpose(entry.config_path, checkpoint, device, **opts)
 
 
+def _all_model_names() -> list[str]:
+    """The catalog's names and the RTMPose ONNX names (RTMPose hook)."""
+    from opencapbench.inference.catalog import RTMPOSE_MODELS
+
+    return list_models() + sorted(RTMPOSE_MODELS)
+
+
 def load_pose_model(
     model: str | os.PathLike | ModelEntry,
     checkpoint: str | os.PathLike | None = None,
@@ -190,6 +197,17 @@ def load_pose_model(
         ModelIntegrityError: the downloaded weights differ from the pinned SHA-256.
     """
     amp = parse_precision(amp)
+    # --- RTMPose/RTMW ONNX back-end (opencapbench.inference.rtmpose): registered rtm* names
+    # and local .onnx files; returns None for anything else ---
+    from opencapbench.inference.rtmpose import load_rtmpose
+
+    if not isinstance(model, ModelEntry):
+        onnx_model = load_rtmpose(
+            model, device=device, flip_test=flip_test, batch_size=batch_size, amp=amp
+        )
+        if onnx_model is not None:
+            return onnx_model
+    # --- end of the RTMPose hook ---
     if batch_size is None:
         batch_size = default_batch_size(device, amp)
     opts = {"amp": amp, "flip_test": flip_test, "batch_size": batch_size}
@@ -209,8 +227,9 @@ def load_pose_model(
             log.warning("%s: no checkpoint given, the pose model has random weights", path)
         return _load_mmpose(path, ckpt, device, **opts)
     raise UnknownModelError(
-        f"unknown pose model {str(model)!r}: use one of {list_models()}, an MMPose config .py "
-        f"(with --checkpoint), or a ViTPose folder with config.json"
+        f"unknown pose model {str(model)!r}: use one of {_all_model_names()}, an MMPose "
+        f"config .py (with --checkpoint), a ViTPose folder with config.json, or an "
+        f"RTMPose/RTMW .onnx file"
     )
 
 

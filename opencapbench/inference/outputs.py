@@ -174,6 +174,6 @@ def write_table(result: InferenceResult, stem: str | os.PathLike, fmt: str = "au
 
 def write_openpose(result: InferenceResult, folder: str | os.PathLike, basename: str) -> list[Path]:
     """OpenPose per-frame JSON via the keypoint store's exporter (Pose2Sim reads these)."""
-    from opencapbench.io.keypoint_store import export_openpose_json
+    from opencapbench.io.openpose_json import export_openpose_json
 
     return export_openpose_json(result, folder, basename)

@@ -8,6 +8,7 @@ background thread behind a bounded queue, so decoding overlaps the model's compu
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import re
@@ -21,6 +22,8 @@ import cv2
 import numpy as np
 
 from opencapbench.inference.errors import VideoReadError
+
+log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
@@ -45,8 +48,8 @@ class VideoSource:
         path: the video file.
         fps: frame rate from the container, Hz (30.0 when the container reports none).
         image_size: (width, height) in pixels.
-        num_frames: frame count reported by the container (an estimate for some codecs;
-            iteration stops at the real end).
+        num_frames: frame count reported by the container until the video has been read;
+            then the frames that really decode (AVI headers can count more, which is logged).
     """
 
     path: Path
@@ -100,6 +103,12 @@ class VideoSource:
                 index += 1
             if index == 0:
                 raise VideoReadError(f"{self.path}: no decodable frame (corrupt or empty video)")
+            if index != self.num_frames:
+                log.warning(
+                    "%s: the header counts %d frames but %d decode; using the %d",
+                    self.path, self.num_frames, index, index,
+                )  # fmt: skip
+                self.num_frames = index
         finally:
             cap.release()
 
@@ -109,13 +118,16 @@ class ImageSource:
     """An ordered list of image files treated as the frames of one sequence.
 
     All images must have the size of the first one (a keypoint store has one image size).
-    ``fps`` is 1.0: frame *i* is the *i*-th image, there is no time base.
+    ``fps`` is 1.0: frame *i* is the *i*-th image, there is no time base. An image that cannot
+    be read (or has another size) is logged and its frame left without keypoints:
+    ``unreadable`` lists those frame indices after iteration.
     """
 
     paths: list[Path]
     label: str
     fps: float = field(init=False, default=1.0)
     image_size: tuple[int, int] = field(init=False)
+    unreadable: list[int] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.paths = [Path(p) for p in self.paths]
@@ -141,13 +153,20 @@ class ImageSource:
         return str(self.paths[0] if len(self.paths) == 1 else self.paths[0].parent)
 
     def __iter__(self) -> Iterator[Frame]:
+        self.unreadable = []
         for index, path in enumerate(self.paths):
-            image = _read_image(path)
-            if (image.shape[1], image.shape[0]) != self.image_size:
-                raise VideoReadError(
-                    f"{path}: image size {image.shape[1]}x{image.shape[0]} differs from the "
-                    f"first image of {self.label} ({self.image_size[0]}x{self.image_size[1]})"
-                )
+            try:
+                image = _read_image(path)
+                if (image.shape[1], image.shape[0]) != self.image_size:
+                    raise VideoReadError(
+                        f"{path}: image size {image.shape[1]}x{image.shape[0]} differs from the "
+                        f"first image of {self.label} ({self.image_size[0]}x{self.image_size[1]})"
+                    )
+            except VideoReadError as err:
+                # one bad image must not sink the sequence: its frame is kept, empty
+                log.warning("%s; frame %d of %s is left without keypoints", err, index, self.label)
+                self.unreadable.append(index)
+                image = np.zeros((self.image_size[1], self.image_size[0], 3), np.uint8)
             yield index, image
 
 

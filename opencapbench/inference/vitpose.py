@@ -1,19 +1,28 @@
 """ViTPose models of ``transformers`` (e.g. SynthPose ViTPose) behind ``predict_bboxes``.
 
-Crops follow ``VitPoseImageProcessor`` exactly (box padding 1.25, aspect fixed to the model
-input, the unbiased "UDP" warp that maps the padded box onto ``size - 1`` pixels), but are
-warped with ``cv2.warpAffine`` instead of per-channel ``scipy.ndimage`` and run as one batch.
-The flip test (not built into transformers) averages the heatmaps of the crop and of its
-mirror, flipped back with the keypoint set's left/right pairs.  Heatmaps are decoded by the
-processor's own ``keypoints_from_heatmaps`` (argmax + DARK-UDP, kernel 11).
+Crops are sampled as ``VitPoseImageProcessor`` samples them: the processor's own box →
+(centre, scale) → warp-matrix functions (padding 1.25, aspect fixed to the model input, the
+unbiased "UDP" warp mapping the padded box onto ``size - 1`` pixels), then bilinear samples
+that are 0 wherever the source point lies outside the image, as the processor's
+``scipy.ndimage.affine_transform(mode="constant")`` gives.  Sampling runs as one gather on the
+model's device (no per-channel scipy call), so crops equal the processor's up to a rare
+one-grey-level rounding tie; with the flip test off the keypoints equal transformers'
+documented flow (processor, model, ``post_process_pose_estimation``) to < 0.02 px, inside the
+image and across its borders (``tests/test_vitpose_transformers.py``).
+
+The flip test (on by default, as in MMPose's and ViTPose's own evaluation; not built into
+transformers) averages the heatmaps of the crop and of its mirror, flipped back with the
+keypoint set's left/right pairs; ``flip_test=False`` (``--no-flip-test``) is transformers' flow.
+Heatmaps are decoded by the processor's own ``keypoints_from_heatmaps`` (argmax + DARK-UDP,
+kernel 11).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -54,21 +63,55 @@ def boxes_to_center_scale(
     return center, np.stack([w, h], axis=1) * padding
 
 
-def udp_warp_matrices(
-    center: np.ndarray, roi: np.ndarray, input_size: tuple[int, int]
-) -> np.ndarray:
-    """Affine matrices ``(N, 2, 3)`` mapping image px to crop px (no rotation, UDP).
+def sample_points(inverse: np.ndarray, input_size: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """Source px of every crop column and row: ``src_x (N, w)``, ``src_y (N, h)`` float64.
 
-    ``center - roi/2`` maps to crop pixel 0 and ``center + roi/2`` to ``input_size - 1``.
+    ``inverse (N, 3, 3)`` maps crop px to image px and has no rotation, so the source x of a
+    crop pixel depends on its column only and y on its row.
     """
-    sx = (input_size[0] - 1.0) / roi[:, 0]
-    sy = (input_size[1] - 1.0) / roi[:, 1]
-    m = np.zeros((len(center), 2, 3))
-    m[:, 0, 0] = sx
-    m[:, 0, 2] = sx * (0.5 * roi[:, 0] - center[:, 0])
-    m[:, 1, 1] = sy
-    m[:, 1, 2] = sy * (0.5 * roi[:, 1] - center[:, 1])
-    return m
+    w, h = input_size
+    src_x = inverse[:, 0, 0, None] * np.arange(w) + inverse[:, 0, 2, None]
+    src_y = inverse[:, 1, 1, None] * np.arange(h) + inverse[:, 1, 2, None]
+    return src_x, src_y
+
+
+def bilinear_crops(image: torch.Tensor, src_x: np.ndarray, src_y: np.ndarray) -> torch.Tensor:
+    """Bilinear samples ``(N, h, w, C)`` uint8 of ``image (H, W, C)`` uint8 at a grid of points.
+
+    Crop pixel ``(i, j)`` of crop ``n`` samples the image at ``(src_x[n, j], src_y[n, i])`` px.
+    As ``scipy.ndimage.affine_transform(order=1, mode="constant")`` (what
+    ``VitPoseImageProcessor`` calls): a point outside ``[0, W-1] x [0, H-1]`` gives 0, the
+    interpolation runs in float64 with exact weights, and values round half up.  Runs on
+    ``image``'s device.
+    """
+    img_h, img_w = image.shape[:2]
+    dev = image.device
+
+    def axis(src: np.ndarray, size: int) -> tuple[torch.Tensor, ...]:
+        inside = (src >= 0) & (src <= size - 1)
+        lo = np.clip(np.floor(src), 0, size - 1)
+        frac = np.where(inside, src - lo, 0.0)
+        hi = np.minimum(lo + 1, size - 1)
+        as_t = lambda a, t: torch.as_tensor(a, dtype=t, device=dev)  # noqa: E731
+        return (
+            as_t(lo, torch.long),
+            as_t(hi, torch.long),
+            as_t(frac, torch.float64),
+            as_t(inside, torch.bool),
+        )
+
+    x0, x1, fx, in_x = axis(np.atleast_2d(src_x), img_w)
+    y0, y1, fy, in_y = axis(np.atleast_2d(src_y), img_h)
+    fx, fy = fx[:, None, :, None], fy[:, :, None, None]
+
+    def corner(ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+        return image[ys[:, :, None], xs[:, None, :]].to(torch.float64)  # (N, h, w, C)
+
+    top = corner(y0, x0) * (1 - fx) + corner(y0, x1) * fx
+    bottom = corner(y1, x0) * (1 - fx) + corner(y1, x1) * fx
+    value = torch.floor(top * (1 - fy) + bottom * fy + 0.5)
+    value *= (in_y[:, :, None] & in_x[:, None, :])[..., None]
+    return value.clamp_(0, 255).to(torch.uint8)
 
 
 def _keypoint_set_for(names_from_config: list[str], k: int) -> KeypointSet:
@@ -138,25 +181,37 @@ class VitPoseEstimator:
         self._flip_pairs = torch.tensor(pairs, dtype=torch.long, device=self.device).view(-1, 2)
 
     def _crops(self, images: list[np.ndarray], bboxes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-        crops, centers, rois = [], [], []
+        """BGR uint8 crops ``(N, h, w, 3)`` and the processor's centres ``(N, 2)`` px and
+        scales ``(N, 2)`` (units of 200 px, padded) of all boxes, in order."""
+        # the processor's own box -> (centre, scale) -> warp-matrix arithmetic (float32 steps)
+        module = sys.modules[type(self.processor).__module__]
         w, h = self.input_size
+        crops, centers, scales = [], [], []
         for image, boxes in zip(images, bboxes, strict=True):
             boxes = as_box_array(boxes)
             if len(boxes) == 0:
                 continue
-            center, roi = boxes_to_center_scale(boxes[:, :4], self.input_size)
-            mats = udp_warp_matrices(center, roi, self.input_size)
-            for mat in mats:
-                crops.append(
-                    cv2.warpAffine(
-                        image, mat, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0)
-                    )
+            inverse = np.empty((len(boxes), 3, 3))
+            for i, (x1, y1, x2, y2) in enumerate(boxes[:, :4]):
+                center, scale = module.box_to_center_and_scale(
+                    [x1, y1, x2 - x1, y2 - y1], image_width=w, image_height=h
                 )
-            centers.append(center)
-            rois.append(roi)
+                mat = module.get_warp_matrix(
+                    0, center * 2.0, np.array([w, h]) - 1.0, scale * _NORMALIZE_FACTOR
+                )
+                inverse[i] = np.linalg.inv(np.vstack([mat, [0, 0, 1]]))
+                centers.append(center)
+                scales.append(scale)
+            src_x, src_y = sample_points(inverse, self.input_size)
+            frame = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
+            crops.append(bilinear_crops(frame, src_x, src_y).cpu().numpy())
         if not crops:
             return np.zeros((0, h, w, 3), np.uint8), np.zeros((0, 2)), np.zeros((0, 2))
-        return np.stack(crops), np.concatenate(centers), np.concatenate(rois)
+        return (
+            np.concatenate(crops),
+            np.asarray(centers, np.float32),
+            np.asarray(scales, np.float32),
+        )
 
     @torch.inference_mode()
     def predict_crops(self, crops: np.ndarray) -> np.ndarray:
@@ -192,18 +247,13 @@ class VitPoseEstimator:
             images: BGR uint8 images ``(H, W, 3)``.
             bboxes: per image ``(N_i, 4)`` (or ``(N_i, 5)`` with score) xyxy boxes in px.
         """
-        crops, centers, rois = self._crops(images, bboxes)
+        crops, centers, scales = self._crops(images, bboxes)
         counts = [len(as_box_array(b)) for b in bboxes]
         k = len(self.keypoint_names)
         if len(crops) == 0:
             return [(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)) for _ in images]
         heat = self.predict_crops(crops)
-        kp, sc = self.processor.keypoints_from_heatmaps(
-            heat,
-            centers.astype(np.float32),
-            (rois / _NORMALIZE_FACTOR).astype(np.float32),
-            kernel=11,
-        )
+        kp, sc = self.processor.keypoints_from_heatmaps(heat, centers, scales, kernel=11)
         kp = np.asarray(kp, np.float32)
         sc = np.asarray(sc, np.float32).reshape(len(kp), k)
         out, start = [], 0

@@ -296,6 +296,37 @@ def _camera_from_table(key: str, table: Mapping, path: Path) -> Camera:
     )
 
 
+#: the world frames a calibration TOML may state in ``[metadata] world_frame``
+WORLD_FRAMES = {
+    "pose2sim": "Z up, as Pose2Sim writes and converts calibrations",
+    "checkerboard": "OpenCap's checkerboard frame, turned into OpenSim's by the session's placement",
+}
+
+
+def read_toml_world_frame(path: str | os.PathLike) -> str | None:
+    """The ``world_frame`` a calibration TOML states in its ``[metadata]`` table, or None.
+
+    Raises:
+        CalibrationError: unreadable TOML or a frame that is not one of :data:`WORLD_FRAMES`.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CalibrationError(f"{path}: cannot read ({exc})") from None
+    frame = (
+        doc.get("metadata", {}).get("world_frame")
+        if isinstance(doc.get("metadata"), Mapping)
+        else None
+    )
+    if frame is not None and frame not in WORLD_FRAMES:
+        raise CalibrationError(
+            f"{path}: [metadata] world_frame = {frame!r} is not one of {sorted(WORLD_FRAMES)}"
+        )
+    return frame
+
+
 def read_toml_calibration(path: str | os.PathLike) -> list[Camera]:
     """Read a Pose2Sim / AniPose calibration TOML: one :class:`Camera` per camera table.
 
@@ -323,12 +354,14 @@ def read_toml_calibration(path: str | os.PathLike) -> list[Camera]:
     return cameras
 
 
-def write_toml_calibration(cameras: Iterable[Camera], path: str | os.PathLike) -> Path:
+def write_toml_calibration(
+    cameras: Iterable[Camera], path: str | os.PathLike, world_frame: str | None = None
+) -> Path:
     """Write cameras as a Pose2Sim / AniPose calibration TOML (atomic).
 
     Table keys are the camera names.  ``distortions`` has 4 values, or 5 when ``k3 != 0``.
-    A ``[metadata]`` table (``adjusted = false``, ``error = 0.0``) closes the file, as Pose2Sim
-    writes it.
+    A ``[metadata]`` table (``adjusted = false``, ``error = 0.0``, and ``world_frame`` when
+    given, one of :data:`WORLD_FRAMES`) closes the file, as Pose2Sim writes it.
     """
     import tomli_w
 
@@ -354,6 +387,10 @@ def write_toml_calibration(cameras: Iterable[Camera], path: str | os.PathLike) -
     if not doc:
         raise CalibrationError(f"{path}: no cameras to write")
     doc["metadata"] = {"adjusted": False, "error": 0.0}
+    if world_frame is not None:
+        if world_frame not in WORLD_FRAMES:
+            raise CalibrationError(f"{path}: unknown world frame {world_frame!r}")
+        doc["metadata"]["world_frame"] = world_frame
     with atomic_write(path, "wb") as fh:
         tomli_w.dump(doc, fh)
     return path

@@ -239,3 +239,40 @@ def discover_trials(
                 f"found {sorted({n for _, n in found}) or 'none'}"
             )
     return [found[k] for k in sorted(found, key=lambda k: (natural_key(k[0]), natural_key(k[1])))]
+
+
+def map_camera_names(names: list[str], folders: list[str], source: str = "") -> dict[str, str]:
+    """Match calibration camera names (Pose2Sim's ``cam01``, ``cam_00``, ``int_cam01_img``…)
+    to a session's camera folders (``Cam0``…): by name when equal (case-insensitive); else, as
+    many names as folders, in sorted order (Pose2Sim's own rule); else by the number in the
+    name, counting from 0 when some name has number 0, else from 1 (Pose2Sim's ``cam01`` is the
+    first camera).
+
+    Returns:
+        calibration name → folder name.
+
+    Raises:
+        DatasetLayoutError: the names cannot be matched; the message lists both.
+    """
+    by_lower = {f.lower(): f for f in folders}
+    if all(n.lower() in by_lower for n in names):
+        return {n: by_lower[n.lower()] for n in names}
+
+    def number(text: str) -> int | None:
+        digits = re.findall(r"\d+", text)
+        return int(digits[0]) if digits else None
+
+    if len(names) == len(folders):  # Pose2Sim's own rule: tables in order = sorted folders
+        return dict(
+            zip(sorted(names, key=natural_key), sorted(folders, key=natural_key), strict=True)
+        )
+    folder_no = {number(f): f for f in folders}
+    name_no = {n: number(n) for n in names}
+    if None not in name_no.values() and len(set(name_no.values())) == len(names):
+        offset = 0 if 0 in name_no.values() else -1  # no camera 0: counted from 1, as Pose2Sim
+        if all(k + offset in folder_no for k in name_no.values()):
+            return {n: folder_no[k + offset] for n, k in name_no.items()}
+    raise DatasetLayoutError(
+        f"{source}: camera names {names} match none of the camera folders {folders} "
+        "(by name, by sorted order, or by number counting from 0 or 1)"
+    )

@@ -26,6 +26,7 @@ import numpy as np
 from opencapbench.errors import OCBError
 from opencapbench.io.atomic import atomic_path
 from opencapbench.osim.logs import redirect_output
+from opencapbench.recipes import load_marker_set
 
 __all__ = [
     "DEFAULT_IK_WEIGHTS",
@@ -37,22 +38,9 @@ __all__ = [
     "run_ik_many",
 ]
 
-#: Marker weights of OpenCapBench's ``Setup_IK_mmpose_final_adjusted.xml``.
-DEFAULT_IK_WEIGHTS: dict[str, float] = {
-    **{m: 25.0 for m in ("r_ASIS", "l_ASIS", "r_PSIS", "l_PSIS")},
-    **{
-        m: 10.0
-        for m in ("sternum", "r_knee", "l_knee", "r_mknee", "l_mknee")
-        + ("r_ankle", "l_ankle", "r_mankle", "l_mankle")
-    },
-    **{m: 7.0 for m in ("r_toe", "l_toe", "r_5meta", "l_5meta", "r_calc", "l_calc")},
-    **{
-        m: 5.0
-        for m in ("C7", "L2", "T6", "T11", "rshoulder", "lshoulder")
-        + ("r_lelbow", "l_lelbow", "r_melbow", "l_melbow")
-        + ("r_lwrist", "l_lwrist", "r_mwrist", "l_mwrist")
-    },
-}
+#: Marker weights of OpenCapBench's ``Setup_IK_mmpose_final_adjusted.xml`` for the SynthPose
+#: markers (kept with the marker set in ``osim/data/synthpose_markers.yaml``).
+DEFAULT_IK_WEIGHTS: dict[str, float] = dict(load_marker_set("synthpose_markers.yaml").ik_weights)
 
 #: Weight of a marker present in the TRC file and the model but absent from the weights.
 DEFAULT_WEIGHT = 1.0

@@ -1,4 +1,4 @@
-"""The SynthPose marker set and its automatic placement on any subject model.
+"""Marker sets placed automatically on any subject model (SynthPose, OpenPose-style, augmenter).
 
 SynthPose predicts 35 anatomical markers whose names are OpenSim marker names; 33 of them
 live on bodies of the Rajagopal/Lai family of models (the big toes are not model markers).
@@ -6,7 +6,9 @@ Their generic locations (unscaled LaiUhlrich2022) are in ``data/synthpose_marker
 
 OpenCapBench runs IK on each subject's mocap-scaled model, which must therefore carry these
 markers; it left attaching them as a manual step.  :func:`attach_synthpose_markers` does it
-automatically, marker by marker:
+automatically, marker by marker; :func:`place_marker_set` does the same for the marker set of
+any keypoint set's recipe (:mod:`opencapbench.recipes`), and :func:`check_recipe` refuses early a
+keypoint set whose markers would not land on the model:
 
 0. **kept**: the model already has a marker of that name; it is left as it is;
 1. **copied**: the subject model already has the corresponding mocap marker (the OpenCap
@@ -22,16 +24,21 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import opensim
-import yaml
 
-from opencapbench.errors import OCBError
 from opencapbench.io.atomic import atomic_path
 from opencapbench.osim.logs import load_model, opensim_log_level
+from opencapbench.recipes import (
+    SYNTHPOSE_MARKER_SET,
+    MarkerRecipe,
+    MarkerSetError,
+    MarkerSpec,
+    get_recipe,
+    load_marker_set,
+)
 
 __all__ = [
     "MOCAP_MARKER_ALIASES",
@@ -39,24 +46,13 @@ __all__ = [
     "MarkerSpec",
     "PlacementReport",
     "add_markers",
+    "MarkerSetError",
     "attach_synthpose_markers",
     "body_scale_factors",
+    "check_recipe",
     "load_synthpose_markers",
+    "place_marker_set",
 ]
-
-
-class MarkerSetError(OCBError, ValueError):
-    """A marker set file or a model is inconsistent with the marker set."""
-
-
-@dataclass(frozen=True)
-class MarkerSpec:
-    """One marker: the body it is fixed to and its location in that body's frame (metres)."""
-
-    name: str
-    body: str
-    location: tuple[float, float, float]
-    fixed: bool = False
 
 
 #: SynthPose marker → candidate names of the same landmark in OpenCap mocap / augmenter marker
@@ -95,8 +91,6 @@ MOCAP_MARKER_ALIASES: dict[str, tuple[str | tuple[str, str], ...]] = {
     "C7": ("C7_study", "C7"),
 }
 
-_DATA_FILE = "synthpose_markers.yaml"
-
 
 def load_synthpose_markers(path: str | os.PathLike | None = None) -> dict[str, MarkerSpec]:
     """Read a marker set file (default: the packaged SynthPose set, 33 markers).
@@ -107,27 +101,7 @@ def load_synthpose_markers(path: str | os.PathLike | None = None) -> dict[str, M
     Raises:
         MarkerSetError: the file lacks ``markers`` or an entry lacks ``body``/``location``.
     """
-    if path is None:
-        text = resources.files("opencapbench.osim").joinpath("data", _DATA_FILE).read_text()
-        where = f"opencapbench/osim/data/{_DATA_FILE}"
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-        where = str(path)
-    doc = yaml.safe_load(text) or {}
-    entries = doc.get("markers")
-    if not isinstance(entries, dict) or not entries:
-        raise MarkerSetError(f"{where}: no 'markers' mapping")
-    out: dict[str, MarkerSpec] = {}
-    for name, e in entries.items():
-        try:
-            loc = tuple(float(x) for x in e["location"])
-            body = str(e["body"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MarkerSetError(f"{where}: marker {name!r} needs body and location") from exc
-        if len(loc) != 3:
-            raise MarkerSetError(f"{where}: marker {name!r} location must have 3 numbers")
-        out[str(name)] = MarkerSpec(str(name), body, loc, bool(e.get("fixed", False)))
-    return out
+    return dict(load_marker_set(SYNTHPOSE_MARKER_SET if path is None else path).markers)
 
 
 def body_scale_factors(model: opensim.Model) -> dict[str, np.ndarray]:
@@ -222,7 +196,7 @@ class PlacementReport:
 
     def summary(self) -> str:
         """One line per method with the marker names, for logs."""
-        lines = [f"SynthPose markers on {self.model_path.name} -> {self.out_path}"]
+        lines = [f"markers on {self.model_path.name} -> {self.out_path}"]
         for method in ("kept", "copied", "scaled", "skipped"):
             names = self.by_method(method)
             if names:
@@ -304,12 +278,87 @@ def attach_synthpose_markers(
         FileNotFoundError: ``model_path`` does not exist.
         MarkerSetError: no marker at all could be placed (not a Rajagopal-family model).
     """
+    aliases = MOCAP_MARKER_ALIASES if mocap_marker_map is None else mocap_marker_map
+    generic = load_synthpose_markers() if markers is None else markers
+    return _place(model_path, out_path, generic, aliases, keep_existing)
+
+
+def place_marker_set(
+    model_in: str | os.PathLike,
+    model_out: str | os.PathLike,
+    recipe: MarkerRecipe | str,
+    keep_existing: bool = True,
+) -> PlacementReport:
+    """Put the marker set of a keypoint set's recipe on a subject model and save it.
+
+    Generalises :func:`attach_synthpose_markers` (same placement rules: kept, copied from a
+    mocap marker for the SynthPose set, scaled from the generic location, skipped) to any
+    recipe: the SynthPose set for ``synthpose52``/``markers35``, the OpenPose-style set for
+    ``halpe26``/``coco_wholebody``/``coco17``/``body25``, the augmenter's 43 ``*_study``
+    markers when the recipe runs OpenCap's augmenter.
+
+    Args:
+        model_in: the subject's ``.osim``.
+        model_out: output ``.osim`` (atomic write; may equal ``model_in``).
+        recipe: a :class:`~opencapbench.recipes.MarkerRecipe` or a keypoint-set name.
+        keep_existing: see :func:`attach_synthpose_markers`.
+    """
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    generic = load_marker_set(recipe.marker_set).markers
+    aliases = MOCAP_MARKER_ALIASES if recipe.marker_set == SYNTHPOSE_MARKER_SET else {}
+    return _place(model_in, model_out, generic, aliases, keep_existing)
+
+
+def check_recipe(
+    keypoint_set: str, model_path: str | os.PathLike, augmenter: str | None = None
+) -> MarkerRecipe:
+    """Refuse early a keypoint set the benchmark cannot score on this model.
+
+    Checks that the set has a marker recipe (and can feed the augmenter when one is asked
+    for) and that every marker IK would use either is on the model already or has its body
+    there, so :func:`place_marker_set` will put it on.
+
+    Returns:
+        The recipe.
+
+    Raises:
+        RecipeError: no recipe (the message lists the sets that have one), or the set cannot
+            feed the augmenter.
+        FileNotFoundError: ``model_path`` does not exist.
+        MarkerSetError: markers whose body the model lacks (the message names them and the
+            model).
+    """
+    recipe = get_recipe(keypoint_set, augmenter)
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise FileNotFoundError(f"OpenSim model not found: {model_path}")
+    model = load_model(model_path)
+    bodies = model.getBodySet()
+    specs = load_marker_set(recipe.marker_set).markers
+    lost = [
+        f"{n} (body {specs[n].body})"
+        for n in recipe.marker_names
+        if not model.getMarkerSet().contains(n) and not bodies.contains(specs[n].body)
+    ]
+    if lost:
+        raise MarkerSetError(
+            f"{model_path}: markers of keypoint set {keypoint_set!r} cannot be placed on this "
+            f"model, its bodies are missing: {', '.join(lost)}"
+        )
+    return recipe
+
+
+def _place(
+    model_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    generic: Mapping[str, MarkerSpec],
+    aliases: Mapping[str, tuple],
+    keep_existing: bool,
+) -> PlacementReport:
+    """Place ``generic`` markers on a model marker by marker (see the module docstring)."""
     model_path, out_path = Path(model_path), Path(out_path)
     if not model_path.is_file():
         raise FileNotFoundError(f"OpenSim model not found: {model_path}")
-    aliases = MOCAP_MARKER_ALIASES if mocap_marker_map is None else mocap_marker_map
-    generic = load_synthpose_markers() if markers is None else markers
-
     model = load_model(model_path)
     with opensim_log_level("error"):
         model.initSystem()
@@ -317,8 +366,16 @@ def attach_synthpose_markers(
     bodies = model.getBodySet()
     report = PlacementReport(model_path, out_path)
     specs: list[MarkerSpec] = []
+    ms = model.getMarkerSet()
     for name, spec in generic.items():
-        existing = _find_marker(model, name) if keep_existing else None
+        # only the SynthPose set (which has mocap aliases) matches names case-insensitively:
+        # OpenPose-style ``RShoulder`` is not SynthPose's ``rshoulder``
+        if not keep_existing:
+            existing = None
+        elif aliases:
+            existing = _find_marker(model, name)
+        else:
+            existing = ms.get(name) if ms.contains(name) else None
         copied = _copy_from_mocap(model, name, aliases) if existing is None else None
         if existing is not None:
             body, loc = _marker_body_and_location(existing)
@@ -339,7 +396,7 @@ def attach_synthpose_markers(
         specs.append(MarkerSpec(name, placement.body, placement.location, spec.fixed))
     if not specs:
         raise MarkerSetError(
-            f"{model_path}: none of the SynthPose marker bodies exist in this model "
+            f"{model_path}: none of the marker bodies exist in this model "
             f"(expected Rajagopal/Lai body names such as pelvis, femur_r, tibia_r, calcn_r)"
         )
     add_markers(model, specs)

@@ -109,3 +109,48 @@ def finetune(
     except (FinetuneConfigError, FileNotFoundError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"finished: checkpoints and logs in {runner.work_dir}")
+
+
+@click.command("evaluate")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("--data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Dataset root (as `ocb generate-dataset` writes it); replaces the config's data_root.")  # fmt: skip
+@click.option("-o", "--out", "work_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the log and metrics.json (default: work_dirs/<config name>_eval).")  # fmt: skip
+@device_options
+@click.option("--cfg-options", "cfg_options", multiple=True, metavar="KEY=VALUE",
+              help="Override config entries, e.g. --cfg-options test_dataloader.batch_size=8.")  # fmt: skip
+def evaluate(
+    config: str, checkpoint: str, data: str | None, work_dir: str | None, amp: str, device: str,
+    cfg_options: tuple[str, ...],
+) -> None:  # fmt: skip
+    """PCK and COCO AP of CHECKPOINT on the config's test (else validation) set, as MMPose's
+    tools/test.py computes them: the numbers finetuning's validation reports.
+
+    \b
+    Example:
+      ocb evaluate configs/synthpose/tiny_cpu.py work_dirs/tiny/best.pth --data data/toy
+    """
+    import json
+    import os
+    from pathlib import Path
+
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    from opencapbench.io.atomic import atomic_write
+    from synthpose.finetune.runner import build_config, build_runner
+
+    out = Path(work_dir) if work_dir else Path("work_dirs") / f"{Path(config).stem}_eval"
+    cfg = build_config(
+        config, data=data, work_dir=out, load_from=checkpoint, amp=amp, device=device,
+        cfg_options=list(cfg_options),
+    )  # fmt: skip
+    runner = build_runner(cfg)
+    metrics = runner.test() if cfg.get("test_dataloader") else runner.val()
+    metrics = {k: float(v) for k, v in metrics.items()}
+    with atomic_write(out / "metrics.json") as fh:
+        json.dump({"config": str(config), "checkpoint": str(checkpoint), **metrics}, fh, indent=2)
+    for key, value in metrics.items():
+        click.echo(f"{key}: {value:.4f}")
+    click.echo(f"metrics: {out / 'metrics.json'}")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from opencapbench.benchmark.shard import SHARD_HELP, ShardParam
+
 SOURCE_HELP = {
     "npz": "Plain .npz files of SMPL-X parameters + per-frame cameras (file or folder).",
     "bedlam": "BEDLAM ground-truth *.npz files (folder searched recursively).",
@@ -49,6 +51,7 @@ def _common(f):
                      help="Folder that image file names are relative to (for --crops)."),
         click.option("--crops", is_flag=True, help="Also write person-centred crops (needs --image-root)."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--shard", type=ShardParam(), default=None, help=SHARD_HELP),
     ]  # fmt: skip
     for opt in reversed(options):
         f = opt(f)
@@ -76,6 +79,7 @@ def _run(kind: str, input_path: Path, source_kwargs: dict | None = None, **kw) -
             occlusion_tol_m=kw["occlusion_tol"], device=device,
             dtype=torch.float64 if kw["float64"] else torch.float32, split=kw["split"],
             val_fraction=kw["val_fraction"], image_root=kw["image_root"], crops=kw["crops"],
+            shard=kw["shard"],
         )  # fmt: skip
         summary = run(source, opts, progress=not kw["quiet"])
     except OCBError as exc:  # a named error that stops the whole run: one line, exit 1

@@ -26,6 +26,7 @@ import numpy as np
 
 from opencapbench.io.atomic import atomic_write
 from opencapbench.io.paths import safe_component
+from opencapbench.pose.datasets.coco import box_area
 from synthpose.markers import MarkerSet
 
 CATEGORY_ID = 1
@@ -70,7 +71,7 @@ def annotation_record(
         "category_id": CATEGORY_ID,
         "iscrowd": 0,
         "bbox": [round(x1, decimals), round(y1, decimals), round(w, decimals), round(h, decimals)],
-        "area": round(w * h, decimals),
+        "area": round(box_area(w, h), decimals),
         "keypoints": flat,
         "num_keypoints": int((v > 0).sum()),
     }

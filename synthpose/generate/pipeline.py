@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from opencapbench.benchmark.shard import Shard, shard_units
 from opencapbench.io.atomic import atomic_path
 from opencapbench.io.paths import safe_component, safe_relative
 from opencapbench.ledger import Ledger, digest, failures_table
@@ -61,6 +62,9 @@ class GenerateOptions:
     crop_padding: float = 1.25
     min_keypoints: int = 1
     extra: dict = field(default_factory=dict)
+    #: ``--shard I/N``: process only this share of the source files (not in the fingerprint:
+    #: every shard's files merge into one output)
+    shard: Shard | None = None
 
     def fingerprint(self, ms: MarkerSet) -> dict:
         """Settings that change a shard's content (a shard made otherwise is redone)."""
@@ -208,6 +212,10 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
     safe_component(opts.split, "split name (--split)")
     gen = Generator(opts, ms)
     units = source.units()
+    failures_file = opts.out / "failures.csv"
+    if opts.shard is not None:  # --shard I/N: this process's share (opencapbench shard.py)
+        units = shard_units(source.root, units, opts.shard)
+        failures_file = opts.out / f"failures.{opts.shard.index}-of-{opts.shard.count}.csv"
     shard_dir = opts.out / "shards"
     failed: dict[str, str] = {}
     done = skipped = frames = annotations = 0
@@ -249,8 +257,8 @@ def run(source: Source, opts: GenerateOptions, progress: bool = True) -> dict:
         annotations += len(shard["annotations"])
     bar.close()
     table = failures_table(ledgers)
-    if not table.empty or (opts.out / "failures.csv").exists():
-        with atomic_path(opts.out / "failures.csv") as tmp:
+    if not table.empty or failures_file.exists():
+        with atomic_path(failures_file) as tmp:
             table.to_csv(tmp, index=False)
     outputs = {}
     nonfinite: dict[str, dict[str, list[str]]] = {}
