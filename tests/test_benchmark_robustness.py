@@ -107,7 +107,7 @@ def test_missing_camera_and_nan_keypoints(dataset, tmp_path) -> None:
         warned["message"].str.contains("Cam3") & warned["message"].str.contains("missing")
     ]
     assert set(missing["key"]) == {f"subject2/{t}" for t in TRIALS}
-    cut = warned[warned["message"].str.contains("cut to the first")]
+    cut = warned[warned["message"].str.contains("cut to the")]  # by the sync or markers stage
     assert set(cut["key"]) == {"subject1/squats1"}
     table = pd.read_csv(tmp_path / "lenient/results/warnings.csv")
     assert len(table) == len(lenient.warnings)
