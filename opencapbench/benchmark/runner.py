@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from opencapbench.benchmark.config import BenchmarkConfig
+from opencapbench.benchmark.families import check_run
 from opencapbench.benchmark.stages import (
     Stage,
     default_stages,
@@ -252,6 +253,7 @@ def run_benchmark(
     trials = discover_trials(cfg.data_dir, cfg.subjects, cfg.trials, cfg.keypoint_store)
     subjects = {s.name: s for s in list_subjects(cfg.data_dir, cfg.subjects)}
     check_cameras(cfg, trials)
+    check_run(cfg, subjects.values())  # the keypoint set has a recipe whose markers fit
     # --shard I/N: this process takes its share of the trials (benchmark/shard.py)
     all_trials = trials
     if shard is not None:
