@@ -25,7 +25,10 @@ _TRUST_HELP = (
     help="openpose: a folder of per-frame OpenPose/Pose2Sim JSON; opencap: a pose .pkl.",
 )
 @click.option(
+    "-o",
+    "--out",
     "--store",
+    "store",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
     help="Keypoint store root (e.g. OUT/keypoints of `ocb benchmark`).",
