@@ -6,11 +6,18 @@ mistake for a finished one.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: ``atomic_path``'s temporary names: ``.<stem>.<8 random chars of mkstemp><suffix>``.
+_TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]+)?$")
 
 
 @contextmanager
@@ -44,3 +51,32 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator
         kwargs.setdefault("newline", "")
     with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as fh:
         yield fh
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that interrupted atomic writes left under ``folder``.
+
+    An atomic write killed by SIGKILL (or a SIGTERM without handler) cannot clean up and
+    leaves its hidden ``.<stem>.XXXXXXXX<suffix>`` file (often empty) next to the output.  Call
+    this at the start of a run, before any writer of this run starts: a temporary file of a
+    write in progress elsewhere in ``folder`` would be deleted too.
+
+    Args:
+        folder: searched recursively; a missing folder is fine.
+
+    Returns:
+        The removed paths (each also logged at INFO).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    removed = []
+    for path in sorted(root.rglob(".*")):
+        if path.is_file() and not path.is_symlink() and _TEMP_NAME.match(path.name):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+            log.info("removed %s, left by an interrupted write", path)
+    return removed
