@@ -15,7 +15,7 @@ import numpy as np
 
 from opencapbench.benchmark.errors import InconsistentKeypointsError, TriangulationFailedError
 from opencapbench.camera import Camera
-from opencapbench.geometry.filtering import butterworth_lowpass, fill_gaps, resample
+from opencapbench.geometry.filtering import fill_gaps, gap_aware_lowpass, resample
 from opencapbench.geometry.frames import rotate_points
 from opencapbench.geometry.projection import undistort_points
 from opencapbench.geometry.tracking import select_and_track
@@ -31,6 +31,13 @@ class MarkerSettings:
         filter_hz: 2D zero-phase Butterworth cutoff in Hz; 0 disables filtering. OpenCap uses
             12 Hz for gait; OpenCapBench's 30 Hz at 60 fps is in effect no filtering.
         filter_order: effective (zero-phase) filter order.
+        max_gap_fill_frames: before the 2D filter, internal gaps of a keypoint's track up to
+            this many frames are bridged (PCHIP), so the detections on both sides are filtered
+            as one run, and the bridged points are triangulated with their neighbours'
+            interpolated confidence; longer gaps stay missing.  0 filters each unbroken run on
+            its own and leaves runs of 9 frames or fewer unfiltered (the behaviour before this
+            setting).  Only used when ``filter_hz > 0``.  See ``docs/geometry.md`` for the
+            measurements behind the default.
         min_confidence: 2D detections below this score are ignored.
         reproj_threshold_px: per point, cameras whose reprojection error exceeds this are
             excluded and the point re-triangulated; None disables exclusion.
@@ -41,6 +48,7 @@ class MarkerSettings:
 
     filter_hz: float = 12.0
     filter_order: int = 4
+    max_gap_fill_frames: int = 6
     min_confidence: float = 0.3
     reproj_threshold_px: float | None = 15.0
     min_cameras: int = 2
@@ -169,12 +177,22 @@ def markers_from_keypoints(
     points2d = np.stack(pts)  # (C, F, K, 2)
     weights = np.stack(wts)  # (C, F, K)
     if settings.filter_hz > 0:
-        points2d = np.stack(
-            [
-                butterworth_lowpass(p, fps, settings.filter_hz, settings.filter_order)
-                for p in points2d
-            ]
-        )
+        filtered = [
+            gap_aware_lowpass(
+                p, fps, settings.filter_hz, settings.filter_order, settings.max_gap_fill_frames
+            )
+            for p in points2d
+        ]
+        points2d = np.stack([f[0] for f in filtered])
+        if settings.max_gap_fill_frames > 0:
+            # a bridged detection is triangulated with its neighbours' confidence, interpolated
+            weights = np.stack(
+                [
+                    fill_gaps(np.where(w > 0, w, np.nan), settings.max_gap_fill_frames, "linear")[0]
+                    for w in weights
+                ]
+            )
+            weights = np.nan_to_num(weights, nan=0.0)
     points2d = np.stack(
         [undistort_points(p, cam) for p, cam in zip(points2d, cameras, strict=True)]
     )
