@@ -2,11 +2,12 @@
 
 :func:`run_ik` builds the ``IKTaskSet`` itself (a weighted task for every marker present in
 both the TRC file and the model), runs ``opensim.InverseKinematicsTool`` and writes the
-``.mot`` atomically.  OpenSim's console output goes to a per-trial log file.
+``.mot`` atomically; by default it is plain OpenSim IK (model constraints and clamping as the
+model has them).  OpenSim's console output goes to a per-trial log file.
 
-:func:`run_ik_many` runs trials in separate processes (``spawn`` context): OpenSim is
-single-threaded per trial, and a crash or error in one trial is returned as an
-:class:`IKFailure` without stopping the others.
+:func:`run_ik_job` runs one :class:`IKJob` and returns an :class:`IKResult` or
+:class:`IKFailure` (both picklable), for :class:`opencapbench.parallel.WorkerPool`;
+:func:`run_ik_many` runs a list of jobs on such a pool.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class IKJob:
     accuracy: float = 1e-5
     log_path: Path | None = None
     unclamp: bool = False
-    free_markerless_couplers: bool = True
+    free_markerless_couplers: bool = False
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ def run_ik(
     accuracy: float = 1e-5,
     log_path: str | os.PathLike | None = None,
     unclamp: bool = False,
-    free_markerless_couplers: bool = True,
+    free_markerless_couplers: bool = False,
 ) -> IKResult:
     """Run OpenSim IK for one trial in this process.
 
@@ -259,14 +260,15 @@ def run_ik(
         time_range: ``(start, end)`` seconds; default the whole TRC.
         accuracy: IK solver accuracy (OpenCap/OpenCapBench: 1e-5).
         log_path: OpenSim's log for this trial (default ``mot_path`` with suffix ``.log``).
-        unclamp: ignore the model's coordinate clamping (range bounds).  OpenSim's IK solver
-            converges noticeably less precisely with clamped coordinates (0.5-3 deg on
-            noise-free markers for LaiUhlrich2022-style models); OpenCap keeps them clamped.
-        free_markerless_couplers: do not enforce coordinate-coupler constraints whose
-            dependent coordinate moves no marker (LaiUhlrich2022's patellae:
+        unclamp: ignore the model's coordinate clamping (range bounds); OpenCap keeps them
+            clamped.
+        free_markerless_couplers: the fast option: do not enforce coordinate-coupler
+            constraints whose dependent coordinate moves no marker (LaiUhlrich2022's patellae:
             ``knee_angle_*_beta``), then fill that coordinate's column from the coupler.  The
-            marker kinematics are unchanged and IK runs ~7x faster on LaiUhlrich2022
-            (OpenCap removes the patellae before IK for the same reason).
+            marker cost is the same but the solver stops elsewhere: several times faster on
+            LaiUhlrich2022, and no longer equal to plain OpenSim IK at the same accuracy.
+            The defaults (False, False) are plain OpenSim IK; ``docs/opensim.md`` has the
+            measured speed and deviation of each variant.
 
     Returns:
         :class:`IKResult`.
