@@ -12,8 +12,6 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from scipy.interpolate import CubicSpline, PchipInterpolator
-from scipy.signal import butter, sosfiltfilt
 
 __all__ = ["butterworth_lowpass", "fill_gaps", "finite_runs", "gap_aware_lowpass", "resample"]
 
@@ -98,6 +96,8 @@ def gap_aware_lowpass(
         interpolated values and the longer gaps NaN, and the (T, ...) bool mask of the bridged
         samples.
     """
+    from scipy.signal import butter, sosfiltfilt  # here: importing this module stays cheap
+
     if order < 2 or order % 2:
         raise ValueError(f"order must be an even integer >= 2 (two-pass filter), got {order}")
     if not (fps > 0 and cutoff_hz > 0):
@@ -156,6 +156,8 @@ def fill_gaps(
         ``(filled, filled_mask)``: (T, ...) float64 samples and (T, ...) bool, True where a
         sample was filled.
     """
+    from scipy.interpolate import CubicSpline, PchipInterpolator
+
     if method not in ("pchip", "cubic", "linear"):
         raise ValueError(f"unknown gap-filling method {method!r}; use 'pchip', 'cubic' or 'linear'")
     if max_gap_frames < 0:
