@@ -218,3 +218,28 @@ def test_fast_option_matches_converged_opensim_on_laiuhlrich2022(shared_dir, tmp
         freed["knee_angle_r_beta"], enforced["knee_angle_r_beta"], atol=np.deg2rad(0.5)
     )
     assert np.ptp(freed["knee_angle_r_beta"]) > 0.03  # follows the knee, not a constant
+
+
+def test_ik_outcome_turns_cancelled_and_broken_futures_into_failures(tmp_path) -> None:
+    import concurrent.futures as cf
+    import pickle
+    from concurrent.futures.process import BrokenProcessPool
+
+    from opencapbench.osim.ik import ik_outcome
+
+    job = IKJob(tmp_path / "m.osim", tmp_path / "t.trc", tmp_path / "t.mot")
+    cancelled = cf.Future()
+    assert cancelled.cancel()
+    failure = ik_outcome(job, cancelled)
+    assert isinstance(failure, IKFailure) and failure.error.startswith("CancelledError")
+    broken = cf.Future()
+    broken.set_exception(BrokenProcessPool("a worker died"))
+    failure = ik_outcome(job, broken)
+    assert "a worker died" in failure.error and "OpenSim crashed" in failure.error
+    done = cf.Future()
+    result = IKResult(tmp_path / "t.mot", 3, 0.001, 1.0)
+    done.set_result(result)
+    assert ik_outcome(job, done) is result
+    # results and failures cross process boundaries
+    assert pickle.loads(pickle.dumps(result)) == result
+    assert pickle.loads(pickle.dumps(failure)) == failure
