@@ -66,7 +66,7 @@ def _start_watchdog(reader: Connection) -> None:
         if os.fork() == 0:  # the watchdog: holds no other descriptor of the run
             try:
                 os.closerange(0, reader.fileno())
-                os.closerange(reader.fileno() + 1, 65536)
+                os.closerange(reader.fileno() + 1, os.sysconf("SC_OPEN_MAX"))
                 _watch(reader, worker)
             finally:
                 os._exit(0)
