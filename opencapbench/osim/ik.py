@@ -215,7 +215,7 @@ def _read_storage(path: Path) -> tuple[list[str], np.ndarray]:
         end = next(i for i, line in enumerate(lines) if line.strip().lower() == "endheader")
     except StopIteration:
         raise IKError(f"{path}: no 'endheader' line; not an OpenSim storage file") from None
-    labels = lines[end + 1].split("\t") if len(lines) > end + 1 else []
+    labels = [label.strip() for label in lines[end + 1].split("\t")] if len(lines) > end + 1 else []
     rows = [line for line in lines[end + 2 :] if line.strip()]
     if not rows:
         return labels, np.empty((0, len(labels)))
@@ -225,7 +225,7 @@ def _read_storage(path: Path) -> tuple[list[str], np.ndarray]:
         raise IKError(f"{path}: unreadable numbers ({exc})") from exc
     if values.shape[1] != len(labels):
         raise IKError(f"{path}: {len(labels)} column labels but {values.shape[1]} values a row")
-    return [label.strip() for label in labels], values
+    return labels, values
 
 
 def _marker_error_rms(path: Path) -> tuple[int, float]:
