@@ -106,3 +106,22 @@ def _runner_lrs(runner):
         if isinstance(hook, Recorder):
             return hook.lrs
     return []
+
+
+@pytest.mark.slow
+def test_resume_falls_back_to_the_newest_readable_checkpoint(tmp_path, caplog):
+    from synthpose.finetune.runner import resume_checkpoint
+
+    toy = write_toy_dataset(tmp_path / "toy", num_train=8, num_val=2, seed=5)
+    first, _ = _runner(toy.root, tmp_path / "run", 2, resume=False)
+    first.train()
+    work = tmp_path / "run"
+    assert (work / "last_checkpoint").read_text().strip().endswith("epoch_2.pth")
+    assert not [p for p in work.glob(".*") if p.is_file()]  # atomic saves leave no temp file
+    latest = work / "epoch_2.pth"
+    latest.write_bytes(latest.read_bytes()[:1000])  # killed while writing (pre-atomic damage)
+    assert resume_checkpoint(work) == work / "epoch_1.pth"
+    assert "cannot be read" in caplog.text
+    second, rec = _runner(toy.root, work, 3, resume=True)
+    second.train()
+    assert rec.start["epoch"] == 1 and second.iter == 6  # continued after epoch 1, to epoch 3

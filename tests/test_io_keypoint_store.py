@@ -325,3 +325,34 @@ def test_import_refuses_what_it_cannot_infer(tmp_path, monkeypatch) -> None:
         ]  # fmt: skip
     )
     assert result.exit_code == 1 and "different sizes" in result.output
+
+
+def test_a_custom_keypoint_set_travels_with_its_store(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from opencapbench.keypoints import keypoint_set_from_names, register_keypoint_set
+
+    names = ("left_heel_x", "right_heel_x", "chin_x")
+    kps = register_keypoint_set(keypoint_set_from_names("my_finetuned3", names), overwrite=True)
+    rng = np.random.default_rng(0)
+    kp = Keypoints2D(rng.uniform(0, 100, (4, 1, 3, 2)), np.ones((4, 1, 3)), 30.0, kps.name,
+                     (640, 480))  # fmt: skip
+    path = kp.save(tmp_path / "cam.npz")
+    # a fresh process has never heard of "my_finetuned3": the file carries its names and flips
+    code = (
+        "import sys; from opencapbench.io.keypoint_store import Keypoints2D; "
+        "k = Keypoints2D.load(sys.argv[1]); "
+        "print(k.keypoint_set, ','.join(k.kpset.names), list(k.kpset.flip_indices))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, check=True).stdout.split()  # fmt: skip
+    assert out[0] == "my_finetuned3" and out[1] == ",".join(names)
+    assert " ".join(out[2:]) == "[1, 0, 2]"  # left/right heels swap, the chin stays
+    # a file whose names contradict a registered set of that name is refused
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    arrays["keypoint_set"] = np.array("coco17")
+    np.savez(tmp_path / "lie.npz", **arrays)
+    with pytest.raises(KeypointStoreError, match="differ from the registered set 'coco17'"):
+        Keypoints2D.load(tmp_path / "lie.npz")

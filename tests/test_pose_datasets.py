@@ -154,9 +154,9 @@ def test_zero_area_boxes_and_missing_images_are_skipped_and_counted(toy, tmp_pat
 
 def test_unreadable_image_is_skipped_during_training(toy, tmp_path):
     coco = json.loads(toy.train_ann.read_text())
-    broken = tmp_path / "broken.png"
+    broken = toy.image_dir / "broken.png"
     broken.write_bytes(b"not a png")
-    coco["images"][0]["file_name"] = str(broken)  # absolute path: join keeps it
+    coco["images"][0]["file_name"] = "broken.png"
     ann = tmp_path / "broken.json"
     ann.write_text(json.dumps(coco))
     pipeline = [
@@ -173,6 +173,18 @@ def test_unreadable_image_is_skipped_during_training(toy, tmp_path):
     val = _dataset(toy, ann=ann, pipeline=pipeline, test_mode=True)
     with pytest.raises(OSError, match="broken.png"):
         val[0]
+
+
+@pytest.mark.parametrize("name", ["../outside.png", "/etc/passwd", "a/../../b.png"])
+def test_file_name_outside_the_data_root_is_refused(toy, tmp_path, name):
+    from opencapbench.io.paths import UnsafePathError
+
+    coco = json.loads(toy.train_ann.read_text())
+    coco["images"][0]["file_name"] = name
+    ann = tmp_path / "escape.json"
+    ann.write_text(json.dumps(coco))
+    with pytest.raises(UnsafePathError, match="file_name of image"):
+        _dataset(toy, ann=ann)
 
 
 def test_batch_composition_follows_ratios():

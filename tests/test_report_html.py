@@ -240,10 +240,10 @@ def test_report_html_of_a_benchmark_run_holds_every_table_and_figure(benchmark_r
     status = json.loads((benchmark_run / "status/subject1/walking1.json").read_text())
     markers = page.table("table-diag-markers")
     assert markers["median_reprojection_px"].tolist() == [
-        f"{status['markers']['median_reprojection_px']:.2f}"
+        f"{status['markers']['info']['median_reprojection_px']:.2f}"
     ]
     ik = page.table("table-diag-ik")
-    assert ik["marker_rms_mm"].tolist() == [f"{1000 * status['ik']['marker_rms_m']:.1f}"]
+    assert ik["marker_rms_mm"].tolist() == [f"{1000 * status['ik']['info']['marker_rms_m']:.1f}"]
 
     # the settings are the resolved configuration as TOML
     config = tomllib.loads(page.pre["config-toml"])
@@ -251,5 +251,5 @@ def test_report_html_of_a_benchmark_run_holds_every_table_and_figure(benchmark_r
     assert config["markers"]["filter_hz"] == MarkerSettings().filter_hz
 
     run = json.loads((results / "run.json").read_text())
-    assert run["n_scored"] == 1 and run["cameras_used"] == sorted(status["markers"]["cameras"])
+    assert run["n_scored"] == 1 and run["cameras_used"] == sorted(status["markers"]["info"]["cameras"])
     assert (results / "opencapbench_table.md").is_file()

@@ -59,6 +59,11 @@ class MarkerSettings:
         filter_hz: 2D zero-phase Butterworth cutoff in Hz; 0 disables filtering. OpenCap uses
             12 Hz for gait; OpenCapBench's 30 Hz at 60 fps is in effect no filtering.
         filter_order: effective (zero-phase) filter order.
+        max_gap_fill_frames: before the 2D filter, gaps of a keypoint's track up to this many
+            frames are bridged (PCHIP) so the detections on both sides are filtered as one run,
+            and the bridged points are triangulated with their neighbours' interpolated
+            confidence; longer gaps stay missing. 0: each unbroken run is filtered on its own
+            (the behaviour before). See docs/geometry.md for the measurements.
         min_confidence: 2D detections below this score are ignored.
         reproj_threshold_px: per point, cameras whose reprojection error exceeds this are
             excluded and the point re-triangulated; 0 disables exclusion.
@@ -69,6 +74,7 @@ class MarkerSettings:
 
     filter_hz: float = 12.0
     filter_order: int = 4
+    max_gap_fill_frames: int = 6
     min_confidence: float = 0.3
     reproj_threshold_px: float = 15.0
     min_cameras: int = 2
@@ -78,6 +84,7 @@ class MarkerSettings:
     def __post_init__(self) -> None:
         _check_range("markers.filter_hz", self.filter_hz, 0.0, None)
         _check_range("markers.min_confidence", self.min_confidence, 0.0, 1.0)
+        _check_range("markers.max_gap_fill_frames", self.max_gap_fill_frames, 0, None)
         _check_range("markers.min_cameras", self.min_cameras, 2, None)
         _check_range("markers.max_gap_s", self.max_gap_s, 0.0, None)
         _check_range("markers.trc_rate_hz", self.trc_rate_hz, 1e-6, None)

@@ -16,7 +16,7 @@ import numpy as np
 from opencapbench.benchmark.config import MarkerSettings
 from opencapbench.benchmark.errors import InconsistentKeypointsError, TriangulationFailedError
 from opencapbench.camera import Camera
-from opencapbench.geometry.filtering import butterworth_lowpass, fill_gaps, resample
+from opencapbench.geometry.filtering import fill_gaps, gap_aware_lowpass, resample
 from opencapbench.geometry.frames import rotate_points
 from opencapbench.geometry.projection import undistort_points
 from opencapbench.geometry.tracking import select_and_track
@@ -161,12 +161,22 @@ def markers_from_keypoints(
     points2d = np.stack(pts)  # (C, F, K, 2)
     weights = np.stack(wts)  # (C, F, K)
     if settings.filter_hz > 0:
-        points2d = np.stack(
-            [
-                butterworth_lowpass(p, fps, settings.filter_hz, settings.filter_order)
-                for p in points2d
-            ]
-        )
+        filtered = [
+            gap_aware_lowpass(
+                p, fps, settings.filter_hz, settings.filter_order, settings.max_gap_fill_frames
+            )
+            for p in points2d
+        ]
+        points2d = np.stack([f[0] for f in filtered])
+        if settings.max_gap_fill_frames > 0:
+            # a bridged detection is triangulated with its neighbours' confidence, interpolated
+            weights = np.stack(
+                [
+                    fill_gaps(np.where(w > 0, w, np.nan), settings.max_gap_fill_frames, "linear")[0]
+                    for w in weights
+                ]
+            )
+            weights = np.nan_to_num(weights, nan=0.0)
     points2d = np.stack(
         [undistort_points(p, cam) for p, cam in zip(points2d, cameras, strict=True)]
     )

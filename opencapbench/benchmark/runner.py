@@ -13,6 +13,7 @@ what is missing or whose inputs or settings changed.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from opencapbench.benchmark.config import BenchmarkConfig
+from opencapbench.benchmark.families import check_run
 from opencapbench.benchmark.stages import (
     Stage,
     default_stages,
@@ -217,9 +219,11 @@ def check_cameras(cfg: BenchmarkConfig, trials: Sequence[Trial]) -> None:
 
 
 def _make_pool(workers: int):
-    """The worker pool of a run (None with one worker: everything runs in this process)."""
+    """The worker pool of a run as a context (None inside with one worker: everything runs in
+    this process). Leaving it on Ctrl-C or an error cancels queued steps and stops the workers;
+    the steps they were running are redone by the next run."""
     if workers <= 1:
-        return None
+        return contextlib.nullcontext()
     from opencapbench.parallel import WorkerPool
 
     return WorkerPool(workers)
@@ -252,6 +256,7 @@ def run_benchmark(
     trials = discover_trials(cfg.data_dir, cfg.subjects, cfg.trials, cfg.keypoint_store)
     subjects = {s.name: s for s in list_subjects(cfg.data_dir, cfg.subjects)}
     check_cameras(cfg, trials)
+    check_run(cfg, subjects.values())  # the keypoint set has a recipe whose markers fit
     # --shard I/N: this process takes its share of the trials (benchmark/shard.py)
     all_trials = trials
     if shard is not None:
@@ -265,23 +270,19 @@ def run_benchmark(
     _write_config(cfg)
 
     start = time.perf_counter()
-    pool = _make_pool(cfg.workers)
-    scheduler = _Scheduler(stages, cfg, pool)
+    bar = progress_bar(len(trials), desc="trials", unit="trial")
     try:
-        for subject in subjects.values():
-            scheduler.run_subject(subject)
-        order = sorted(trials, key=lambda t: -_trial_size(t, cfg))
-        bar = progress_bar(len(order), desc="trials", unit="trial")
-        scheduler.bar = bar.update
-        for trial in order:
-            scheduler.advance(trial, subjects[trial.subject], 0)
-            scheduler.collect(block=False)
-        scheduler.collect(block=True)
+        with _make_pool(cfg.workers) as pool:
+            scheduler = _Scheduler(stages, cfg, pool)
+            scheduler.bar = bar.update
+            for subject in subjects.values():
+                scheduler.run_subject(subject)
+            for trial in sorted(trials, key=lambda t: -_trial_size(t, cfg)):
+                scheduler.advance(trial, subjects[trial.subject], 0)
+                scheduler.collect(block=False)
+            scheduler.collect(block=True)
     finally:
-        if pool is not None:
-            pool.shutdown()
-        if "bar" in locals():
-            bar.close()
+        bar.close()
     timings = {**scheduler.seconds, "total": time.perf_counter() - start}
     write = True
     if shard is not None:  # the run's tables are built by the shard that settles the last trial

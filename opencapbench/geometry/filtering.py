@@ -12,10 +12,8 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from scipy.interpolate import CubicSpline, PchipInterpolator
-from scipy.signal import butter, sosfiltfilt
 
-__all__ = ["butterworth_lowpass", "fill_gaps", "finite_runs", "resample"]
+__all__ = ["butterworth_lowpass", "fill_gaps", "finite_runs", "gap_aware_lowpass", "resample"]
 
 
 def finite_runs(valid: np.ndarray) -> list[tuple[int, int]]:
@@ -33,27 +31,73 @@ def _pattern_groups(finite: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray
         yield pattern, np.flatnonzero(inverse == g)
 
 
-def butterworth_lowpass(x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> np.ndarray:
+def _column_runs(finite: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every contiguous True run of every column of a (T, M) bool array.
+
+    Returns:
+        ``(starts, stops, columns)``, each (R,) int: run ``r`` covers rows
+        ``starts[r]:stops[r]`` of column ``columns[r]``.
+    """
+    t, m = finite.shape
+    padded = np.zeros((m, t + 2), dtype=np.int8)
+    padded[:, 1:-1] = finite.T
+    d = np.diff(padded, axis=1)  # (M, T + 1), row-major: runs come out column by column
+    columns, starts = np.nonzero(d == 1)
+    _, stops = np.nonzero(d == -1)
+    return starts, stops, columns
+
+
+def butterworth_lowpass(
+    x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4, max_gap_frames: int = 0
+) -> np.ndarray:
     """Zero-phase Butterworth low-pass along time, run by run over finite samples.
 
     The filter is ``butter(order // 2, wn, output="sos")`` applied forwards and backwards
     (``sosfiltfilt``), so the effective order is ``order`` and there is no phase lag (as in
-    OpenCap).  Each contiguous run of finite samples is filtered on its own; runs not longer
-    than the filter's edge padding (``3 · (2·sections + 1)`` samples, 15 for order 4) are
-    returned unchanged, and NaN samples stay NaN.
+    OpenCap).  Each contiguous run of finite samples of each column is filtered on its own;
+    runs not longer than the filter's edge padding (``3 · (2·sections + 1)`` samples, 9 for
+    order 4) are returned unchanged, and NaN samples stay NaN.  Runs of equal length are
+    filtered together in one vectorised call (same result as one call per run).
+
+    With ``max_gap_frames > 0`` the filter is gap-aware: internal gaps up to that many frames
+    are first filled (:func:`fill_gaps`, PCHIP), so the runs on both sides of a short gap are
+    filtered as one; the filled samples are then set back to NaN (use
+    :func:`gap_aware_lowpass` to keep them).
 
     Args:
         x: (T, ...) samples, time on axis 0 (any unit; unchanged).
         fps: sampling rate in Hz.
         cutoff_hz: cut-off in Hz, the −3 dB point of one pass, hence the −6 dB point of the
             zero-phase result (gain ``1 / (1 + (f / cutoff)^order)``; no Winter correction, as in
-            OpenCap and Pose2Sim).  At or above Nyquist (``fps / 2``) the normalised cut-off is clamped to 0.99 with a warning
-            (a near no-op, which is what OpenCap does at 60 fps with its 30 Hz default).
+            OpenCap and Pose2Sim).  At or above Nyquist (``fps / 2``) the normalised cut-off is
+            clamped to 0.99 with a warning (a near no-op, which is what OpenCap does at 60 fps
+            with its 30 Hz default).
         order: effective (two-pass) filter order; even, >= 2.
+        max_gap_frames: longest internal gap (frames) bridged before filtering; 0 filters each
+            run of finite samples separately.
 
     Returns:
         (T, ...) float64 filtered samples.
     """
+    filtered, filled = gap_aware_lowpass(x, fps, cutoff_hz, order, max_gap_frames)
+    filtered[filled] = np.nan
+    return filtered
+
+
+def gap_aware_lowpass(
+    x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4, max_gap_frames: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill internal gaps up to ``max_gap_frames``, low-pass, keep the longer gaps missing.
+
+    Same filter and arguments as :func:`butterworth_lowpass`.
+
+    Returns:
+        ``(filtered, filled)``: (T, ...) float64 samples, with the bridged gaps holding filtered
+        interpolated values and the longer gaps NaN, and the (T, ...) bool mask of the bridged
+        samples.
+    """
+    from scipy.signal import butter, sosfiltfilt  # here: importing this module stays cheap
+
     if order < 2 or order % 2:
         raise ValueError(f"order must be an even integer >= 2 (two-pass filter), got {order}")
     if not (fps > 0 and cutoff_hz > 0):
@@ -66,7 +110,7 @@ def butterworth_lowpass(x: np.ndarray, fps: float, cutoff_hz: float, order: int 
             f"cut-off {cutoff_hz} Hz is at or above Nyquist ({fps / 2} Hz at {fps} fps); "
             "clamping the normalised cut-off to 0.99 (almost no filtering)",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         wn = 0.99
     sos = butter(order // 2, wn, btype="low", output="sos")
@@ -74,17 +118,21 @@ def butterworth_lowpass(x: np.ndarray, fps: float, cutoff_hz: float, order: int 
 
     a = np.array(x, dtype=np.float64)
     if a.shape[0] == 0:
-        return a
+        return a, np.zeros(a.shape, dtype=bool)
+    if max_gap_frames > 0:
+        a, filled = fill_gaps(a, max_gap_frames)
+    else:
+        filled = np.zeros(a.shape, dtype=bool)
     flat = a.reshape(a.shape[0], -1)
     out = flat.copy()
-    finite = np.isfinite(flat)
-    for pattern, cols in _pattern_groups(finite):
-        for start, stop in finite_runs(pattern):
-            if stop - start > padlen:
-                out[start:stop, cols] = sosfiltfilt(
-                    sos, flat[start:stop, cols], axis=0, padlen=padlen
-                )
-    return out.reshape(a.shape)
+    starts, stops, columns = _column_runs(np.isfinite(flat))
+    lengths = stops - starts
+    for length in np.unique(lengths[lengths > padlen]):
+        sel = lengths == length
+        rows = starts[sel][None, :] + np.arange(length)[:, None]  # (L, n)
+        cols = columns[sel][None, :]
+        out[rows, cols] = sosfiltfilt(sos, flat[rows, cols], axis=0, padlen=padlen)
+    return out.reshape(a.shape), filled
 
 
 def fill_gaps(
@@ -108,6 +156,8 @@ def fill_gaps(
         ``(filled, filled_mask)``: (T, ...) float64 samples and (T, ...) bool, True where a
         sample was filled.
     """
+    from scipy.interpolate import CubicSpline, PchipInterpolator
+
     if method not in ("pchip", "cubic", "linear"):
         raise ValueError(f"unknown gap-filling method {method!r}; use 'pchip', 'cubic' or 'linear'")
     if max_gap_frames < 0:

@@ -8,9 +8,10 @@ scale every row to unit norm before weighting, so a camera's influence is set by
 alone and not by its focal length or the point's image position, and the 4×4 normal matrices
 stay well conditioned.  ``X`` is the eigenvector of ``AᵀA`` with the smallest eigenvalue
 (identical to the last right-singular vector of ``A``), found for all points at once by a
-power iteration on the closed-form 4×4 adjugate (elementwise over points, ~80× faster than a
-per-point SVD loop, see ``benchmarks/triangulation_speed.py``; rare near-degenerate systems
-fall back to ``numpy.linalg.eigh``).
+power iteration on the closed-form 4×4 adjugate (elementwise over points, far faster than a
+per-point SVD loop: the README's "Speed" table has the figure of
+``benchmarks/triangulation_speed.py``; rare near-degenerate systems fall back to
+``numpy.linalg.eigh``).
 
 :func:`triangulate_robust` adds reprojection-based outlier rejection: per point, while the
 worst used camera reprojects further than a threshold and more than ``min_cameras`` cameras

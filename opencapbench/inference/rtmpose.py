@@ -30,7 +30,6 @@ from opencapbench.inference.catalog import RTMPOSE_MODELS, RTMPoseSpec
 from opencapbench.inference.errors import InferenceError, ModelNotAvailableError, UnknownModelError
 from opencapbench.io.atomic import atomic_path
 from opencapbench.keypoints import (
-    COCO17_NAMES,
     KeypointSet,
     get_keypoint_set,
     keypoint_set_from_names,
@@ -47,18 +46,6 @@ log = logging.getLogger(__name__)
 MMPOSE_MEAN = (123.675, 116.28, 103.53)
 MMPOSE_STD = (58.395, 57.12, 57.375)
 BBOX_PADDING = 1.25
-
-#: HALPE-26 order (MMPose ``halpe26.py``): COCO-17, head, neck, hip, then the feet
-HALPE26_NAMES = COCO17_NAMES + (
-    "head", "neck", "hip", "left_big_toe", "right_big_toe", "left_small_toe",
-    "right_small_toe", "left_heel", "right_heel",
-)  # fmt: skip
-
-#: COCO-WholeBody body + feet (the first 23 of 133; MMPose ``coco_wholebody.py``)
-_WHOLEBODY_BODY_FEET = COCO17_NAMES + (
-    "left_big_toe", "left_small_toe", "left_heel",
-    "right_big_toe", "right_small_toe", "right_heel",
-)  # fmt: skip
 
 
 class OnnxRuntimeMissingError(InferenceError, ImportError):
@@ -141,18 +128,6 @@ def _resolve_keypoint_set(name: str | None, k: int) -> tuple[KeypointSet, bool]:
                 f"{kps.num_keypoints}"
             )
         return kps, True
-    # the sets below are the registry's own once it defines them (checked above)
-    if name == "halpe26" and k == 26:
-        return register_keypoint_set(keypoint_set_from_names("halpe26", HALPE26_NAMES)), True
-    if name == "coco_wholebody" and k == 133:
-        names = (
-            _WHOLEBODY_BODY_FEET
-            + tuple(f"face_{i}" for i in range(68))
-            + tuple(f"left_hand_{i}" for i in range(21))
-            + tuple(f"right_hand_{i}" for i in range(21))
-        )
-        # face points get no mirror partner here, so no flip test with this stand-in
-        return register_keypoint_set(keypoint_set_from_names("coco_wholebody", names)), False
     generic = f"rtmpose{k}"
     if generic in known:
         return get_keypoint_set(generic), False

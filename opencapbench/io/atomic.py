@@ -8,6 +8,7 @@ shared server are as readable as the user's other files.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -35,6 +36,12 @@ def _create_temp(path: Path) -> Path:
             continue
         return tmp
     raise FileExistsError(f"no free temporary name beside {path}")  # pragma: no cover
+
+
+log = logging.getLogger(__name__)
+
+#: ``atomic_path``'s temporary names: ``.<stem>.<8 random chars><suffix>``.
+_TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]+)?$")
 
 
 @contextmanager
@@ -68,22 +75,30 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator
         yield fh
 
 
-#: the temporary names :func:`atomic_path` makes: ``.<stem>.<8 random chars><suffix>``
-_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
-
-
 def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that a killed process left under ``folder`` (recursively).
+    """Delete the temporary files that interrupted atomic writes left under ``folder``.
 
-    Call it at the start of a run that owns ``folder``, never while another writes there.
-    Returns the removed paths.
+    An atomic write killed by SIGKILL (or a SIGTERM without handler) cannot clean up and
+    leaves its hidden ``.<stem>.XXXXXXXX<suffix>`` file (often empty) next to the output.  Call
+    this at the start of a run, before any writer of this run starts: a temporary file of a
+    write in progress elsewhere in ``folder`` would be deleted too.
+
+    Args:
+        folder: searched recursively; a missing folder is fine.
+
+    Returns:
+        The removed paths (each also logged at INFO).
     """
-    folder = Path(folder)
-    if not folder.is_dir():
+    root = Path(folder)
+    if not root.is_dir():
         return []
     removed = []
-    for path in folder.rglob(".*"):
-        if path.is_file() and _TEMP_NAME.match(path.name):
-            path.unlink(missing_ok=True)
+    for path in sorted(root.rglob(".*")):
+        if path.is_file() and not path.is_symlink() and _TEMP_NAME.match(path.name):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
             removed.append(path)
+            log.info("removed %s, left by an interrupted write", path)
     return removed

@@ -22,18 +22,26 @@ _TRUST_HELP = (
     "fmt",
     type=click.Choice(["openpose", "opencap"]),
     required=True,
-    help="openpose: a folder of per-frame OpenPose/Pose2Sim JSON; opencap: a pose .pkl.",
+    help="openpose: folders of per-frame OpenPose/Pose2Sim JSON; opencap: pose .pkl files.",
 )
 @click.option(
+    "-o",
+    "--out",
     "--store",
+    "store",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
     help="Keypoint store root (e.g. OUT/keypoints of `ocb benchmark`).",
 )
-@click.option("--subject", required=True)
+@click.option("--subject", default=None, help="One camera's import: the subject.")
 @click.option("--session", default="Session0", show_default=True)
-@click.option("--trial", required=True)
-@click.option("--camera", required=True, help="Camera name, e.g. Cam1.")
+@click.option("--trial", default=None, help="One camera's import: the trial.")
+@click.option("--camera", default=None, help="One camera's import: the camera, e.g. Cam1.")
+@click.option(
+    "--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help="The LabValidation-layout dataset: image sizes come from its calibrations, frame rates "
+    "from its videos, and camera names keep its case.",
+)  # fmt: skip
 @click.option(
     "--keypoint-set",
     type=click.Choice(list_keypoint_sets()),
@@ -42,27 +50,46 @@ _TRUST_HELP = (
     "synthpose52, markers35). Default: inferred from the number of values per person; "
     "refused when no set or several sets match.",
 )
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), required=True,
-              help="Video frame rate.")  # fmt: skip
-@click.option("--image-size", nargs=2, type=click.IntRange(min=1), required=True, metavar="W H")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Video frame rate (when no --dataset video says it).")  # fmt: skip
+@click.option("--image-size", nargs=2, type=click.IntRange(min=1), default=None, metavar="W H",
+              help="Image width and height (when no --dataset calibration says it).")  # fmt: skip
 @click.option("--trust-pickles", is_flag=True, help=_TRUST_HELP)
-def import_keypoints(source, fmt, store, subject, session, trial, camera, keypoint_set, fps,
-                     image_size, trust_pickles) -> None:  # fmt: skip
-    """Import one camera's 2D keypoints of one trial into the keypoint store."""
-    from opencapbench.io.keypoint_store import store_path
-    from opencapbench.io.opencap_pose import import_opencap_pickle
-    from opencapbench.io.openpose_json import import_openpose_json
+def import_keypoints(
+    source: Path, fmt: str, store: Path, subject: str | None, session: str, trial: str | None,
+    camera: str | None, dataset: Path | None, keypoint_set: str | None, fps: float | None,
+    image_size: tuple[int, int] | None, trust_pickles: bool,
+) -> None:  # fmt: skip
+    """Import 2D keypoints into the keypoint store: one camera of one trial (with --subject,
+    --trial and --camera), or a whole tree in one call.
+
+    \b
+    A tree is laid out as the store is: SOURCE/<subject>/<session>/<trial>/<camera>, where
+    <camera> is a folder of OpenPose/Pose2Sim JSON (also <camera>_json) or a <camera>.pkl.
+    """
+    from opencapbench.io.keypoint_import import ImportJob, find_import_jobs, import_job
     from opencapbench.io.pickles import trusting_pickles
 
-    reader = import_openpose_json if fmt == "openpose" else import_opencap_pickle
+    single = (subject, trial, camera)
+    if any(single) and not all(single):
+        raise click.UsageError("one camera's import needs --subject, --trial and --camera")
+    if all(single):
+        jobs = [ImportJob(source, subject, session, trial, camera)]
+    else:
+        jobs = find_import_jobs(source, fmt)
     with trusting_pickles() if trust_pickles else contextlib.nullcontext():
-        kp = reader(source, keypoint_set, fps, tuple(image_size))
-    path = kp.save(store_path(store, subject, session, trial, camera))
-    how = "" if keypoint_set else ", inferred from the values per person"
-    click.echo(
-        f"{path}: {kp.num_frames} frames, {kp.num_persons} person slot(s), "
-        f"{kp.num_keypoints} keypoints ({kp.keypoint_set}{how})"
-    )
+        for job in jobs:
+            path, kp = import_job(
+                job, fmt, store, keypoint_set, fps, tuple(image_size) if image_size else None,
+                dataset,
+            )  # fmt: skip
+            how = "" if keypoint_set else ", inferred from the values per person"
+            click.echo(
+                f"{path}: {kp.num_frames} frames at {kp.fps:g} fps, {kp.image_size[0]}x"
+                f"{kp.image_size[1]} px, {kp.num_keypoints} keypoints ({kp.keypoint_set}{how})"
+            )
+    if len(jobs) > 1:
+        click.echo(f"{len(jobs)} camera(s) imported into {store}")
 
 
 @click.command("convert-calibration")

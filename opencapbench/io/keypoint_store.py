@@ -28,6 +28,7 @@ See ``docs/keypoint-store.md``.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 _REQUIRED_KEYS = ("keypoints", "scores", "fps", "keypoint_set", "image_size")
 
@@ -194,6 +197,9 @@ class Keypoints2D:
             "scores": self.scores.astype(np.float32),
             "fps": np.array(self.fps, dtype=np.float64),
             "keypoint_set": np.array(self.keypoint_set),
+            # the set travels with its keypoints: a new process can read a custom model's store
+            "keypoint_names": np.array(self.kpset.names),
+            "flip_indices": np.array(self.kpset.flip_indices, dtype=np.int64),
             "image_size": np.array(self.image_size, dtype=np.int64),
             "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         }
@@ -239,8 +245,39 @@ class Keypoints2D:
         )
         obj.image_size = tuple(data["image_size"].ravel().tolist())
         obj.bboxes = data.get("bboxes")
+        if "keypoint_names" in data:
+            obj.keypoint_set = _stored_keypoint_set(
+                obj.keypoint_set, data["keypoint_names"], data.get("flip_indices"), path
+            )
         obj._validate(str(path))
         return obj
+
+
+def _stored_keypoint_set(name: str, names: np.ndarray, flip: np.ndarray | None, path: Path) -> str:
+    """The registry name for a store's keypoint set, registering it from the file when this
+    process does not know it (a finetuned model's custom set); a known name whose keypoints
+    differ from the file's is an error."""
+    from opencapbench.keypoints import list_keypoint_sets, register_keypoint_set
+
+    names_t = tuple(str(n) for n in names.ravel())
+    if name in list_keypoint_sets():
+        if get_keypoint_set(name).names != names_t:
+            raise KeypointStoreError(
+                f"{path}: the file's {len(names_t)} keypoint names differ from the registered "
+                f"set {name!r}"
+            )
+        return name
+    for known in list_keypoint_sets():  # the same keypoints under another name
+        if get_keypoint_set(known).names == names_t:
+            return known
+    k = len(names_t)
+    flips = tuple(int(i) for i in flip.ravel()) if flip is not None else tuple(range(k))
+    try:
+        kps = KeypointSet(name, names_t, flips, (True,) * k, (0.05,) * k, (1.0,) * k)
+    except ValueError as exc:
+        raise KeypointStoreError(f"{path}: invalid stored keypoint set {name!r}: {exc}") from None
+    log.info("%s: keypoint set %r registered from the file (%d keypoints)", path, name, k)
+    return register_keypoint_set(kps).name
 
 
 def store_path(

@@ -2,22 +2,23 @@
 
 :func:`run_ik` builds the ``IKTaskSet`` itself (a weighted task for every marker present in
 both the TRC file and the model), runs ``opensim.InverseKinematicsTool`` and writes the
-``.mot`` atomically.  OpenSim's console output goes to a per-trial log file.
+``.mot`` atomically; by default it is plain OpenSim IK (model constraints and clamping as the
+model has them).  OpenSim's console output goes to a per-trial log file.
 
-:func:`run_ik_many` runs trials in separate processes (``spawn`` context): OpenSim is
-single-threaded per trial, and a crash or error in one trial is returned as an
-:class:`IKFailure` without stopping the others.
+:func:`run_ik_job` runs one :class:`IKJob` and returns an :class:`IKResult` or
+:class:`IKFailure` (both picklable), for :class:`opencapbench.parallel.WorkerPool`;
+:func:`run_ik_many` runs a list of jobs on such a pool.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import math
-import multiprocessing as mp
 import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,9 @@ __all__ = [
     "IKFailure",
     "IKJob",
     "IKResult",
+    "ik_outcome",
     "run_ik",
+    "run_ik_job",
     "run_ik_many",
 ]
 
@@ -62,7 +65,7 @@ class IKJob:
     accuracy: float = 1e-5
     log_path: Path | None = None
     unclamp: bool = False
-    free_markerless_couplers: bool = True
+    free_markerless_couplers: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,13 +193,36 @@ def _postprocess_mot(
     write_mot(mot_path, df.index.to_numpy(), list(df.columns), df.to_numpy(), in_degrees=True)
 
 
+def _read_storage(path: Path) -> tuple[list[str], np.ndarray]:
+    """Column labels and (rows, columns) values of an OpenSim ``.sto``/``.mot`` text file.
+
+    numpy only (no pandas import in IK workers); used for OpenSim's own reports.
+    """
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    try:
+        end = next(i for i, line in enumerate(lines) if line.strip().lower() == "endheader")
+    except StopIteration:
+        raise IKError(f"{path}: no 'endheader' line; not an OpenSim storage file") from None
+    labels = [label.strip() for label in lines[end + 1].split("\t")] if len(lines) > end + 1 else []
+    rows = [line for line in lines[end + 2 :] if line.strip()]
+    if not rows:
+        return labels, np.empty((0, len(labels)))
+    try:
+        values = np.loadtxt(rows, dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise IKError(f"{path}: unreadable numbers ({exc})") from exc
+    if values.shape[1] != len(labels):
+        raise IKError(f"{path}: {len(labels)} column labels but {values.shape[1]} values a row")
+    return labels, values
+
+
 def _marker_error_rms(path: Path) -> tuple[int, float]:
     """Frames and overall marker RMS (m) from an ``*_ik_marker_errors.sto`` report."""
-    from opencapbench.io.mot import read_mot
-
-    df = read_mot(path)
-    rms = df["marker_error_RMS"].to_numpy(dtype=float)
-    return len(df), float(np.sqrt(np.nanmean(rms**2))) if rms.size else math.nan
+    labels, values = _read_storage(path)
+    if "marker_error_RMS" not in labels:
+        raise IKError(f"{path}: no 'marker_error_RMS' column (columns: {labels})")
+    rms = values[:, labels.index("marker_error_RMS")]
+    return len(rms), float(np.sqrt(np.nanmean(rms**2))) if rms.size else math.nan
 
 
 def run_ik(
@@ -208,7 +234,7 @@ def run_ik(
     accuracy: float = 1e-5,
     log_path: str | os.PathLike | None = None,
     unclamp: bool = False,
-    free_markerless_couplers: bool = True,
+    free_markerless_couplers: bool = False,
 ) -> IKResult:
     """Run OpenSim IK for one trial in this process.
 
@@ -222,14 +248,15 @@ def run_ik(
         time_range: ``(start, end)`` seconds; default the whole TRC.
         accuracy: IK solver accuracy (OpenCap/OpenCapBench: 1e-5).
         log_path: OpenSim's log for this trial (default ``mot_path`` with suffix ``.log``).
-        unclamp: ignore the model's coordinate clamping (range bounds).  OpenSim's IK solver
-            converges noticeably less precisely with clamped coordinates (0.5-3 deg on
-            noise-free markers for LaiUhlrich2022-style models); OpenCap keeps them clamped.
-        free_markerless_couplers: do not enforce coordinate-coupler constraints whose
-            dependent coordinate moves no marker (LaiUhlrich2022's patellae:
+        unclamp: ignore the model's coordinate clamping (range bounds); OpenCap keeps them
+            clamped.
+        free_markerless_couplers: the fast option: do not enforce coordinate-coupler
+            constraints whose dependent coordinate moves no marker (LaiUhlrich2022's patellae:
             ``knee_angle_*_beta``), then fill that coordinate's column from the coupler.  The
-            marker kinematics are unchanged and IK runs ~7x faster on LaiUhlrich2022
-            (OpenCap removes the patellae before IK for the same reason).
+            marker cost is the same but the solver stops elsewhere: several times faster on
+            LaiUhlrich2022, and no longer equal to plain OpenSim IK at the same accuracy.
+            The defaults (False, False) are plain OpenSim IK; ``docs/opensim.md`` has the
+            measured speed and deviation of each variant.
 
     Returns:
         :class:`IKResult`.
@@ -329,7 +356,12 @@ def run_ik(
     return IKResult(mot_path, n_frames, rms, time.perf_counter() - t0)
 
 
-def _run_job(job: IKJob) -> IKResult | IKFailure:
+def run_ik_job(job: IKJob) -> IKResult | IKFailure:
+    """Run one :class:`IKJob` (:func:`run_ik`); any exception becomes an :class:`IKFailure`.
+
+    A module-level function with picklable arguments and results, to submit to a
+    :class:`opencapbench.parallel.WorkerPool` as each trial's TRC is written.
+    """
     try:
         return run_ik(
             job.model_path,
@@ -353,46 +385,59 @@ _BROKEN_HINT = (
 )
 
 
+def ik_outcome(job: IKJob, future: cf.Future) -> IKResult | IKFailure:
+    """The outcome of a finished :func:`run_ik_job` future; a worker that died (OpenSim
+    crashed, out of memory) or a cancelled trial becomes an :class:`IKFailure`."""
+    try:
+        return future.result()
+    except cf.CancelledError:
+        return IKFailure(job, "CancelledError: the run stopped before this trial's IK")
+    except BrokenProcessPool as exc:
+        return IKFailure(job, f"{type(exc).__name__}: {exc} {_BROKEN_HINT}")
+    except Exception as exc:
+        return IKFailure(job, f"{type(exc).__name__}: {exc}")
+
+
 def run_ik_many(
     jobs: Sequence[IKJob], n_workers: int = 1, progress: bool = True
 ) -> list[IKResult | IKFailure]:
     """Run many IK trials, in parallel processes when ``n_workers > 1``.
 
+    A convenience over :class:`opencapbench.parallel.WorkerPool` and :func:`run_ik_job` for a
+    list of jobs known in advance; the longest trials (largest TRC files) start first.
+
     Args:
         jobs: the trials.
         n_workers: worker processes (``spawn`` context); 1 runs them here, one after another.
-        progress: show a tqdm progress bar.
+        progress: show a progress bar.
 
     Returns:
         One :class:`IKResult` or :class:`IKFailure` per job, in job order.  A worker that dies
         (e.g. OpenSim crashes) turns its pending trials into failures.
     """
-    from tqdm.auto import tqdm
+    from opencapbench.console import progress as progress_bar
+    from opencapbench.parallel import WorkerPool
 
     jobs = list(jobs)
     results: list[IKResult | IKFailure | None] = [None] * len(jobs)
-    bar = tqdm(total=len(jobs), desc="IK", unit="trial", disable=not progress)
-    try:
-        if n_workers <= 1 or len(jobs) <= 1:
-            for i, job in enumerate(jobs):
-                results[i] = _run_job(job)
-                bar.update()
-        else:
-            ctx = mp.get_context("spawn")
-            workers = min(n_workers, len(jobs))
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = {pool.submit(_run_job, job): i for i, job in enumerate(jobs)}
-                for fut in cf.as_completed(futures):
-                    i = futures[fut]
-                    try:
-                        results[i] = fut.result()
-                    except cf.process.BrokenProcessPool as exc:
-                        results[i] = IKFailure(
-                            jobs[i], f"{type(exc).__name__}: {exc} {_BROKEN_HINT}"
-                        )
-                    except Exception as exc:
-                        results[i] = IKFailure(jobs[i], f"{type(exc).__name__}: {exc}")
-                    bar.update()
-    finally:
-        bar.close()
+
+    def size(i: int) -> int:
+        try:
+            return Path(jobs[i].trc_path).stat().st_size
+        except OSError:
+            return 0
+
+    order = sorted(range(len(jobs)), key=size, reverse=True)
+    if n_workers <= 1 or len(jobs) <= 1:  # here, with a live progress bar
+        for i in progress_bar(order, desc="IK", unit="trial") if progress else order:
+            results[i] = run_ik_job(jobs[i])
+        return [r for r in results if r is not None]
+    with WorkerPool(min(n_workers, len(jobs))) as pool:
+        futures = {pool.submit(run_ik_job, jobs[i]): i for i in order}
+        done = cf.as_completed(futures)
+        if progress:
+            done = progress_bar(done, desc="IK", total=len(jobs), unit="trial")
+        for fut in done:
+            i = futures[fut]
+            results[i] = ik_outcome(jobs[i], fut)
     return [r for r in results if r is not None]

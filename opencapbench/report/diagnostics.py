@@ -51,8 +51,12 @@ def read_status(out_dir: str | Path) -> dict[TrialKey, dict[str, Any]]:
 
 
 def _entry(data: Mapping[str, Any], stage: str) -> Mapping[str, Any]:
+    """A stage's ledger entry with its ``info`` (what the stage recorded) at the top level."""
     entry = data.get(stage)
-    return entry if isinstance(entry, Mapping) else {}
+    if not isinstance(entry, Mapping):
+        return {}
+    info = entry.get("info")
+    return {**entry, **info} if isinstance(info, Mapping) else entry
 
 
 def _number(value: Any) -> float:

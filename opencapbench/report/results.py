@@ -373,7 +373,12 @@ def _html(
         page.section(f"section-{name}", heading, level=3)
         links = None
         if name.startswith("per_trial") and curve_links:
-            links = {k: v for k, v in curve_links.items() if k in table.index}
+            # the table's index may hold the session between subject and trial
+            links = {
+                label: curve_links[(label[0], label[-1])]
+                for label in table.index
+                if isinstance(label, tuple) and (label[0], label[-1]) in curve_links
+            }
             page.text("Each trial links to its curves.")
         page.table(f"table-{name}", table, digits=2, row_links=links)
     if "overall" in tables:

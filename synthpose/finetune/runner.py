@@ -33,6 +33,67 @@ def install_safe_checkpoint_loader() -> None:
     CheckpointLoader.register_scheme(prefixes="", loader=_load_local, force=True)
 
 
+def install_atomic_local_writes() -> None:
+    """Make mmengine's local file writes (checkpoints, ``last_checkpoint``) atomic: a run killed
+    while saving leaves the previous checkpoint whole, never a truncated one."""
+    from mmengine.fileio import LocalBackend, register_backend
+
+    from opencapbench.io.atomic import atomic_path
+
+    class AtomicLocalBackend(LocalBackend):
+        def put(self, obj: bytes, filepath: str | os.PathLike) -> None:
+            with atomic_path(filepath) as tmp:
+                tmp.write_bytes(obj)
+
+        def put_text(self, obj: str, filepath: str | os.PathLike, encoding: str = "utf-8") -> None:
+            with atomic_path(filepath) as tmp:
+                tmp.write_text(obj, encoding=encoding)
+
+    register_backend("local", AtomicLocalBackend, force=True)
+
+
+def _readable_checkpoint(path: Path) -> bool:
+    try:
+        load_checkpoint_file(str(path), map_location="cpu")
+    except Exception:  # noqa: BLE001 - any failure to load means "not usable to resume"
+        return False
+    return True
+
+
+def resume_checkpoint(work_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint ``--resume`` continues from: the work dir's ``last_checkpoint`` when it
+    loads, else the newest readable ``epoch_*``/``iter_*.pth`` (with a warning), else None."""
+    import logging
+    import re
+
+    log = logging.getLogger(__name__)
+    work = Path(work_dir)
+    marker = work / "last_checkpoint"
+    last = Path(marker.read_text().strip()) if marker.is_file() else None
+    if last is not None and not last.is_absolute():
+        last = work / last
+    if last is not None and last.is_file() and _readable_checkpoint(last):
+        return last
+
+    def number(p: Path) -> int:
+        m = re.search(r"(\d+)\.pth$", p.name)
+        return int(m.group(1)) if m else -1
+
+    candidates = sorted(
+        (p for p in work.glob("*.pth") if re.match(r"(epoch|iter)_\d+\.pth$", p.name)),
+        key=lambda p: (p.stat().st_mtime_ns, number(p)), reverse=True,
+    )  # fmt: skip
+    for path in candidates:
+        if path != last and _readable_checkpoint(path):
+            if last is not None:
+                log.warning(
+                    "the latest checkpoint %s cannot be read (truncated?); resuming from %s",
+                    last, path,
+                )  # fmt: skip
+            return path
+    return None
+
+
 def checkpoint_cache_dir() -> Path:
     """Where downloaded checkpoints are kept (torch hub's ``checkpoints`` folder)."""
     return Path(torch.hub.get_dir()) / "checkpoints"
@@ -195,6 +256,10 @@ def build_config(
         cfg.resume = True
         if isinstance(resume, str):
             cfg.load_from = resume
+        else:  # the last readable checkpoint of the work dir, not blindly the latest
+            found = resume_checkpoint(cfg.work_dir)
+            if found is not None:
+                cfg.load_from = str(found)
     if load_from is not None:
         cfg.load_from = load_from
     set_amp(cfg, resolve_device(device), amp)
@@ -236,6 +301,7 @@ def build_runner(cfg: Config, cache_dir: str | os.PathLike | None = None):
 
     register_all_modules()
     install_safe_checkpoint_loader()
+    install_atomic_local_writes()
     resolve_remote_checkpoints(cfg, cache_dir)
     init_cpu_distributed(cfg)
     quiet_scope_warnings()

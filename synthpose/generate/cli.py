@@ -26,7 +26,7 @@ def _common(f):
         click.argument("input_path", type=click.Path(exists=True, path_type=Path)),
         click.option("--smplx-dir", required=True, type=click.Path(exists=True, path_type=Path),
                      help="Folder with SMPLX_{NEUTRAL,MALE,FEMALE}.npz/.pkl (licensed; never downloaded)."),
-        click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+        click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path),
                      help="Output folder (annotations/, shards/, metainfo)."),
         click.option("--markers", type=click.Path(exists=True, path_type=Path), default=None,
                      help="Marker file (.yaml or OpenCapBench .csv); default: shipped v1 (52 keypoints)."),

@@ -29,6 +29,7 @@ from mmengine.dataset import BaseDataset, Compose
 from mmengine.logging import print_log
 
 from opencapbench.errors import OCBError
+from opencapbench.io.paths import safe_relative
 from opencapbench.keypoints import get_keypoint_set, keypoint_set_from_names
 from opencapbench.pose.datasets.metainfo import (
     dataset_info_from_keypoint_set,
@@ -210,7 +211,15 @@ class SynthPoseDataset(BaseDataset):
             if not (x2 - x1 > 0 and y2 - y1 > 0) or not np.isfinite([x1, y1, x2, y2]).all():
                 self._skip("zero-area box", f"{tag} bbox={ann.get('bbox')}")
                 continue
-            img_path = os.path.join(img_root, img["file_name"])
+            img_path = (
+                str(
+                    safe_relative(
+                        img["file_name"], img_root, f"file_name of image {img['id']} in {path}"
+                    )
+                )
+                if img_root
+                else img["file_name"]  # no image root: the file names are the user's own paths
+            )
             if self.check_images:
                 if img["id"] not in exists:
                     exists[img["id"]] = os.path.isfile(img_path)
