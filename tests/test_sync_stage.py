@@ -89,7 +89,7 @@ def test_auto_sync_restores_the_synchronous_accuracy(datasets, tmp_path) -> None
 
 
 def test_auto_sync_keeps_synchronous_data_as_it_is(datasets, tmp_path) -> None:
-    from opencapbench.benchmark.sync_stage import synchronise_trial
+    from opencapbench.benchmark.camera_sync import synchronise_trial
     from opencapbench.io.opencap_layout import discover_trials
 
     synchronous, _, _ = datasets

@@ -245,6 +245,59 @@ class IKStage(Stage):
         )
 
 
+class SyncStage(Stage):
+    """``--sync auto``: per-camera frame offsets estimated from the keypoints, applied, and the
+    cameras cut to their common frames → ``synced/…/<camera>.npz`` (offsets in the info);
+    see :mod:`opencapbench.benchmark.camera_sync`."""
+
+    name = "sync"
+    consumes = ("keypoints2d",)
+    produces = ("keypoints2d",)
+
+    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
+        return {"sync": cfg.sync, "max_offset_s": cfg.sync_max_offset_s,
+                "min_confidence": cfg.markers.min_confidence, "cameras": cfg.cameras}  # fmt: skip
+
+    def input_files(self, item: Trial, cfg: BenchmarkConfig) -> list[Path]:
+        store = cfg.keypoint_store / item.subject / item.session / item.name
+        files = sorted(store.glob("*.npz"))
+        files += sorted(item.session_dir.glob("*/cameraIntrinsicsExtrinsics.pickle"))
+        return files + [p for p in (item.calibration_toml,) if p.is_file()]
+
+    def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
+        from opencapbench.benchmark.camera_sync import synchronise_trial
+
+        out, info = synchronise_trial(item, cfg, inputs.get("keypoints2d"))
+        return StageResult({"keypoints2d": out}, info)
+
+
+class ScaleStage(Stage):
+    """``--scale static``: the generic model (``--generic-model``, default the built-in one)
+    scaled to the subject from its ``static1`` trial → ``models/<subject>.osim`` (scale factors
+    in the info); see :mod:`opencapbench.benchmark.static_scaling`."""
+
+    name = "scale"
+    scope = "subject"
+    produces = ("model",)
+
+    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
+        return {"generic_model": str(cfg.generic_model) if cfg.generic_model else "built-in",
+                "markers": asdict(cfg.markers), "cameras": cfg.cameras}  # fmt: skip
+
+    def input_files(self, item: Subject, cfg: BenchmarkConfig) -> list[Path]:
+        files = [item.metadata_path] + ([cfg.generic_model] if cfg.generic_model else [])
+        files += sorted((cfg.keypoint_store / item.name).glob("Session*/static*/*.npz"))
+        return files + sorted(item.video_root.glob("Session*/*/cameraIntrinsicsExtrinsics.pickle"))
+
+    def run(self, item: Subject, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
+        from opencapbench.benchmark.static_scaling import find_static_trial, scale_subject
+
+        static_trc = trc_path(cfg, find_static_trial(item, cfg))
+        pose = PoseStage() if cfg.pose.model else None
+        out, info = scale_subject(item, cfg, static_trc, pose)
+        return StageResult({"model": out}, info)
+
+
 class AugmenterStage(Stage):
     """OpenCap's LSTM marker augmenter: triangulated OpenPose-style markers → TRC with the 43
     anatomical markers appended (``trc/<subject>/<trial>_augmented_<version>.trc``), for IK."""
@@ -366,17 +419,10 @@ class PlotStage(Stage):
 
 def default_stages(cfg: BenchmarkConfig) -> list[Stage]:
     """The stages of a run, in order: the benchmark reads from top to bottom."""
-    if cfg.scale == "static":
-        from opencapbench.benchmark.scale_stage import ScaleStage
-
-        stages: list[Stage] = [ScaleStage()]
-    else:
-        stages = [SubjectModelStage()]
+    stages: list[Stage] = [ScaleStage() if cfg.scale == "static" else SubjectModelStage()]
     if cfg.pose.model:
         stages.append(PoseStage())
     if cfg.sync == "auto":
-        from opencapbench.benchmark.sync_stage import SyncStage
-
         stages.append(SyncStage())
     stages.append(MarkersStage())
     if cfg.augmenter.version:

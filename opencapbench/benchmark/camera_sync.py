@@ -1,8 +1,9 @@
-"""The camera-synchronisation stage (``--sync auto``): constant per-camera frame offsets
-estimated from the 2D keypoints, applied, and every camera cut to the frames all share.
+"""The work of the ``sync`` stage (``--sync auto``, :class:`~opencapbench.benchmark.stages.
+SyncStage`): constant per-camera frame offsets estimated from the 2D keypoints, applied, and
+every camera cut to the frames all share.
 
-It sits between the keypoints (pose stage or a filled keypoint store) and the markers stage:
-it consumes ``keypoints2d`` and produces ``keypoints2d``, the synchronised copies under
+The stage sits between the keypoints (pose stage or a filled keypoint store) and the markers
+stage: it consumes ``keypoints2d`` and produces ``keypoints2d``, the synchronised copies under
 ``<out>/synced/<subject>/<session>/<trial>/<camera>.npz``, which the markers stage then reads.
 The offsets per camera go into the ledger's info (and from there into the report).
 """
@@ -10,18 +11,16 @@ The offsets per camera go into the ledger's info (and from there into the report
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from opencapbench.benchmark.config import BenchmarkConfig
-from opencapbench.benchmark.stages import Stage, StageResult
 from opencapbench.errors import OCBError
 from opencapbench.io.opencap_layout import Trial
 
-__all__ = ["MIN_COMMON_FRAMES", "SyncError", "SyncStage", "synchronise_trial"]
+__all__ = ["MIN_COMMON_FRAMES", "SyncError", "synced_dir", "synchronise_trial"]
 
 log = logging.getLogger(__name__)
 
@@ -125,30 +124,3 @@ def synchronise_trial(
     if np.any(offsets != 0):
         log.info("%s: camera offsets against %s: %s frames", trial.key, ref, info["offsets_frames"])
     return out, info
-
-
-class SyncStage(Stage):
-    """Per-camera frame offsets from the keypoints, applied; see the module docstring."""
-
-    name = "sync"
-    consumes = ("keypoints2d",)
-    produces = ("keypoints2d",)
-
-    def settings(self, cfg: BenchmarkConfig) -> dict[str, Any]:
-        return {
-            "sync": cfg.sync,
-            "max_offset_s": cfg.sync_max_offset_s,
-            "min_confidence": cfg.markers.min_confidence,
-            "cameras": cfg.cameras,
-        }
-
-    def input_files(self, item: Trial, cfg: BenchmarkConfig) -> list[Path]:
-        store = cfg.keypoint_store / item.subject / item.session / item.name
-        files = sorted(store.glob("*.npz"))
-        files += sorted(item.session_dir.glob("*/cameraIntrinsicsExtrinsics.pickle"))
-        files += [p for p in (item.calibration_toml,) if p.is_file()]
-        return files
-
-    def run(self, item: Trial, inputs: Mapping[str, Path], cfg: BenchmarkConfig) -> StageResult:
-        out, info = synchronise_trial(item, cfg, inputs.get("keypoints2d"))
-        return StageResult({"keypoints2d": out}, info)
