@@ -74,6 +74,11 @@ def main() -> None:
     parser.add_argument("--noise-px", type=float, default=2.0)
     parser.add_argument("--dropout", type=float, default=0.05)
     parser.add_argument("--keep", type=Path, default=None, help="keep outputs in this folder")
+    parser.add_argument(
+        "--same-settings", action="store_true",
+        help="run this tree with the baseline's 2D filter (--gap-fill 0), so the tables must be "
+        "identical and only the speed differs",
+    )  # fmt: skip
     args = parser.parse_args()
 
     rev = subprocess.run(
@@ -136,6 +141,7 @@ def main() -> None:
                     str(data / "keypoints"),
                     "--workers",
                     str(args.workers),
+                    *(["--gap-fill", "0"] if args.same_settings and tree == REPO else []),
                     log=out.with_suffix(".log"),
                 )
                 runs[side] = (wall, cpu, _stages(out), _table(out))

@@ -113,7 +113,7 @@ def test_sigint_keeps_finished_trials(dataset, reference, tmp_path) -> None:
     done = _ik_done(out)
     assert 1 <= len(done) < 6, done
     # every .mot on disk is recorded (none lost); steps cut off leave at most temporary files
-    mots = {f"{p.parent.name}/{p.stem}" for p in (out / "ik").glob("*/*.mot")}
+    mots = {f"{p.parent.name}/{p.stem}" for p in (out / "ik").glob("*/[!.]*.mot")}
     assert mots == done
     stdout = _rerun(dataset, out)
     assert _ik_runs(stdout) == 6 - len(done)
