@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="keep outputs in this folder")
     parser.add_argument(
         "--same-settings", action="store_true",
-        help="run this tree with the baseline's 2D filter (--gap-fill 0), so the tables must be "
+        help="run this tree as the baseline ran (--gap-fill 0 --sync none), so the tables must be "
         "identical and only the speed differs",
     )  # fmt: skip
     args = parser.parse_args()
@@ -141,7 +141,11 @@ def main() -> None:
                     str(data / "keypoints"),
                     "--workers",
                     str(args.workers),
-                    *(["--gap-fill", "0"] if args.same_settings and tree == REPO else []),
+                    *(
+                        ["--gap-fill", "0", "--sync", "none"]
+                        if args.same_settings and tree == REPO
+                        else []
+                    ),
                     log=out.with_suffix(".log"),
                 )
                 runs[side] = (wall, cpu, _stages(out), _table(out))
