@@ -16,7 +16,7 @@ from opencapbench.inference.catalog import MODELS
 from opencapbench.inference.hub import sha256_of
 from opencapbench.inference.testing import write_hub_cache
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "configs" / "pose" / "tiny_hrnet_test.py"
 
 # Run by the venv's python from outside the repository: the registered HRNet's entry, with the

@@ -15,7 +15,7 @@ from opencapbench.inference.pose_stage import VideoJob, run_pose_stage
 from opencapbench.inference.testing import make_tiny_rtdetr, torch_threads, write_synthetic_video
 from opencapbench.io.keypoint_store import Keypoints2D, store_path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True, scope="module")

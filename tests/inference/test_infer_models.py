@@ -17,7 +17,7 @@ from opencapbench.inference.models import keypoint_set_name, load_pose_model
 from opencapbench.inference.testing import torch_threads, write_hub_cache
 from opencapbench.keypoints import get_keypoint_set
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 _OFFLINE_SCRIPT = """
 import json

@@ -11,7 +11,7 @@ from opencapbench.cli import main
 from opencapbench.inference.testing import make_tiny_rtdetr, write_synthetic_video
 from opencapbench.io.keypoint_store import Keypoints2D, store_path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_FRAMES = 6
 
 

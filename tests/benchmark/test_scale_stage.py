@@ -73,7 +73,7 @@ def test_static_trial_keypoints_come_from_its_videos_with_a_pose_model(tmp_path)
         for trial in ("static1", "walking1"):
             video = root / "subject1/VideoData/Session0" / cam / trial / f"{trial}.mp4"
             write_synthetic_video(video, 6)
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     pose = PoseSettings(
         model=str(repo / "configs/pose/tiny_hrnet_test.py"), device="cpu",
         detector=str(make_tiny_rtdetr(tmp_path / "detector")),

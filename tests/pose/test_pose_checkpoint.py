@@ -22,7 +22,7 @@ from opencapbench.pose.checkpoint import (
 )
 from opencapbench.pose.errors import CheckpointMismatchError, UnsafeCheckpointError
 
-TINY = Path(__file__).resolve().parents[1] / "configs" / "pose" / "tiny_hrnet_test.py"
+TINY = Path(__file__).resolve().parents[2] / "configs" / "pose" / "tiny_hrnet_test.py"
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from opencapbench.pose.models import TopdownPoseEstimator
 from opencapbench.pose.registry import KEYPOINT_CODECS, MODELS, TRANSFORMS
 from opencapbench.pose.transforms import TopdownAffine
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "pose"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "pose"
 SYNTHPOSE = CATALOG["synthpose-hrnet48"].config_path  # bundled with the package
 TINY = CONFIGS / "tiny_hrnet_test.py"
 

@@ -11,7 +11,7 @@ from mmengine.hooks import Hook
 from synthpose.finetune.runner import build_config, build_runner
 from synthpose.finetune.toy_data import write_toy_dataset
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "configs" / "synthpose" / "tiny_cpu.py"
 
 

@@ -10,7 +10,7 @@ from torch import nn
 from opencapbench.pose.builder import build_pose_estimator
 from opencapbench.pose.models.fusion import fold_batchnorm
 
-TINY = Path(__file__).resolve().parents[1] / "configs" / "pose" / "tiny_hrnet_test.py"
+TINY = Path(__file__).resolve().parents[2] / "configs" / "pose" / "tiny_hrnet_test.py"
 
 
 def test_folded_hrnet_matches_and_every_batchnorm_is_gone() -> None:

@@ -21,7 +21,7 @@ from opencapbench.pose.registry import register_all_modules
 from opencapbench.pose.structures import PoseDataSample
 from opencapbench.pose.transforms import Compose
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "pose"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "pose"
 SYNTHPOSE = MODELS["synthpose-hrnet48"].config_path  # bundled with the package
 TINY = CONFIGS / "tiny_hrnet_test.py"
 

@@ -18,7 +18,7 @@ from opencapbench.pose.checkpoint import load_checkpoint_file
 from synthpose.finetune.runner import build_config, build_runner
 from synthpose.finetune.toy_data import render_person, write_toy_dataset
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "configs" / "synthpose" / "tiny_cpu.py"
 
 

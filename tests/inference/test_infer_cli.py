@@ -23,7 +23,7 @@ from opencapbench.inference.testing import (
 from opencapbench.inference.video import VideoSource
 from opencapbench.io.keypoint_store import Keypoints2D
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_HRNET = REPO / "configs" / "pose" / "tiny_hrnet_test.py"
 SIZE = (160, 120)
 

@@ -19,7 +19,7 @@ from synthpose.finetune.runner import (
     resolve_remote_checkpoints,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SYNTHPOSE = REPO / "configs/synthpose/td-hm_hrnet-w48_dark-8xb32-30e_synthpose-384x288.py"
 TINY = REPO / "configs/synthpose/tiny_cpu.py"
 COCO_W48 = "td-hm_hrnet-w48_dark-8xb32-210e_coco-384x288-39c3c381_20220916.pth"
