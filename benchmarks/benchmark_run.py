@@ -81,24 +81,14 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
 
-    rev = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", args.baseline],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    head = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    def git(*words: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPO), *words], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    rev = git("rev-parse", "--short", args.baseline)
+    head = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
     tmp = Path(tempfile.mkdtemp(prefix="ocb_bench_run_"))
     base_tree = tmp / "baseline"
     subprocess.run(
