@@ -84,3 +84,23 @@ def test_documented_command_parses(where: str, args: list[str]) -> None:
         pytest.fail(f"{where}: {message}")
     except click.exceptions.Exit:
         pass
+
+
+#: documented commands that need nothing but the package; the others need data that the tests
+#: make themselves (`ocb demo`: tests/benchmark/test_demo.py; `ocb finetune ... tiny_cpu.py`:
+#: tests/synthpose/test_finetune_learning.py; `ocb compare`: tests/report/test_compare.py)
+RUNNABLE = ("pose2sim-skeleton",)
+
+
+@pytest.mark.parametrize(
+    ("where", "args"), [c for c in CASES if c[1] and c[1][0] in RUNNABLE], ids=lambda v: str(v)[:60]
+)
+def test_documented_offline_command_runs(
+    where: str, args: list[str], tmp_path, monkeypatch
+) -> None:
+    from click.testing import CliRunner
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, f"{where}: {result.output}"
+    assert any(tmp_path.iterdir()), f"{where}: wrote nothing"
