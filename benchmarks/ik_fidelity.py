@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from opencapbench.benchmark.metrics import OCB_DOFS, dof_columns
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 from opencapbench.io.mot import read_mot
 from opencapbench.io.trc import read_trc, write_trc
 from opencapbench.osim.ik import run_ik
+from opencapbench.synthetic import generate_synthetic_dataset
 
 #: name → (free_markerless_couplers, unclamp, accuracy); the first is the reference.
 VARIANTS: dict[str, tuple[bool, bool, float]] = {

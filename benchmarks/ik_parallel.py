@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 from opencapbench.osim.ik import IKFailure, IKJob, run_ik_many
+from opencapbench.synthetic import generate_synthetic_dataset
 
 
 def trial_names(n: int) -> list[str]:

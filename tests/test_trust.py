@@ -174,9 +174,9 @@ def test_rich_body_with_numpy_arrays_loads_and_trust_admits_others(tmp_path) -> 
 
 def test_benchmark_trial_inputs_refuse_a_malicious_calibration(tmp_path, monkeypatch) -> None:
     from opencapbench.benchmark.config import BenchmarkConfig
-    from opencapbench.benchmark.synthetic import generate_synthetic_dataset
     from opencapbench.benchmark.trial_inputs import load_trial_inputs
     from opencapbench.io.opencap_layout import discover_trials
+    from opencapbench.synthetic import generate_synthetic_dataset
 
     data = tmp_path / "data"
     generate_synthetic_dataset(data, subjects=1, trials=("walking1",), n_cameras=2,

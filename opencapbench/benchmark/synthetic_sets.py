@@ -1,5 +1,5 @@
 """Synthetic 2D keypoints of other keypoint sets for a dataset made by
-:func:`~opencapbench.benchmark.synthetic.generate_synthetic_dataset`.
+:func:`~opencapbench.synthetic.generate_synthetic_dataset`.
 
 Each keypoint of the set is a point of the subject's model driven by the trial's known motion
 and projected into the dataset's own cameras, like the ``synthpose52`` keypoints:
@@ -127,11 +127,6 @@ def write_synthetic_keypoint_set(
     Returns:
         The store root, in the layout ``<store>/<subject>/<session>/<trial>/<camera>.npz``.
     """
-    from opencapbench.benchmark.synthetic import (
-        anthropometry_from_model,
-        motion_for_trial,
-        project_keypoints,
-    )
     from opencapbench.geometry.frames import placement_rotation
     from opencapbench.io.calibration import read_opencap_calibration
     from opencapbench.io.keypoint_store import Keypoints2D, store_path
@@ -140,6 +135,9 @@ def write_synthetic_keypoint_set(
     from opencapbench.osim.logs import load_model
     from opencapbench.osim.markers import place_marker_set
     from opencapbench.recipes import get_recipe
+    from opencapbench.synthetic.motions import motion_for_trial
+    from opencapbench.synthetic.rig import project_keypoints
+    from opencapbench.synthetic.writer import anthropometry_from_model
 
     root = Path(root)
     store = Path(store) if store is not None else root / f"keypoints_{keypoint_set}"

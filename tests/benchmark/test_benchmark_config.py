@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from opencapbench.benchmark.config import BenchmarkConfig, ConfigError, MarkerSettings
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 from opencapbench.cli import main
+from opencapbench.synthetic import generate_synthetic_dataset
 
 
 def test_toml_round_trip_keeps_every_setting(tmp_path: Path) -> None:

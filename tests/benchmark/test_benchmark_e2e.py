@@ -15,7 +15,7 @@ import pytest
 from opencapbench.benchmark.markers3d import MarkerSettings
 from opencapbench.benchmark.metrics import OCB_DOFS
 from opencapbench.benchmark.runner import BenchmarkConfig, run_benchmark
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+from opencapbench.synthetic import generate_synthetic_dataset
 
 pytestmark = pytest.mark.slow
 

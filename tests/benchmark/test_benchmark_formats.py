@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from opencapbench.benchmark.runner import BenchmarkConfig, run_benchmark
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 from opencapbench.cli import main
 from opencapbench.io.keypoint_store import Keypoints2D, store_path
 from opencapbench.io.openpose_json import export_openpose_json
+from opencapbench.synthetic import generate_synthetic_dataset
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+from opencapbench.synthetic import generate_synthetic_dataset
 
 pytestmark = pytest.mark.slow
 

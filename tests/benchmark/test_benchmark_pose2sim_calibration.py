@@ -12,12 +12,12 @@ from click.testing import CliRunner
 
 from opencapbench.benchmark.config import BenchmarkConfig
 from opencapbench.benchmark.runner import run_benchmark
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 from opencapbench.cli import main
 from opencapbench.geometry.frames import POSE2SIM_TO_OPENSIM, placement_rotation
 from opencapbench.io.calibration import read_opencap_calibration, read_toml_calibration
 from opencapbench.io.mot import read_mot
 from opencapbench.io.opencap_layout import DatasetLayoutError, map_camera_names
+from opencapbench.synthetic import generate_synthetic_dataset
 
 pytestmark = pytest.mark.slow
 SESSION = "subject1/VideoData/Session0"

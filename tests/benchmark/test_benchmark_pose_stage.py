@@ -6,10 +6,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 from opencapbench.cli import main
 from opencapbench.inference.testing import make_tiny_rtdetr, write_synthetic_video
 from opencapbench.io.keypoint_store import Keypoints2D, store_path
+from opencapbench.synthetic import generate_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 N_FRAMES = 6

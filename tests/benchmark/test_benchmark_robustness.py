@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from opencapbench.benchmark.runner import BenchmarkConfig, run_benchmark
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 from opencapbench.io.keypoint_store import Keypoints2D, store_path
+from opencapbench.synthetic import generate_synthetic_dataset
 
 pytestmark = pytest.mark.slow
 

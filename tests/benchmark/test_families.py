@@ -19,13 +19,13 @@ from opencapbench.benchmark.config import (
 from opencapbench.benchmark.families import check_run, run_keypoint_set
 from opencapbench.benchmark.metrics import OCB_DOFS
 from opencapbench.benchmark.runner import run_benchmark
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 from opencapbench.benchmark.synthetic_sets import write_synthetic_keypoint_set
 from opencapbench.io.keypoint_store import Keypoints2D
 from opencapbench.io.opencap_layout import list_subjects
 from opencapbench.keypoints import get_keypoint_set
 from opencapbench.osim.markers import MarkerSetError, check_recipe, place_marker_set
 from opencapbench.recipes import RecipeError, load_marker_set
+from opencapbench.synthetic import generate_synthetic_dataset
 
 FAMILIES = ("halpe26", "coco_wholebody", "markers35")
 

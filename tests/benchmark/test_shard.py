@@ -77,7 +77,7 @@ TRIALS = ("walking1", "squats1", "STS1")
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+    from opencapbench.synthetic import generate_synthetic_dataset
 
     root = tmp_path_factory.mktemp("shard_data")
     generate_synthetic_dataset(

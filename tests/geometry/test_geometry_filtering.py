@@ -197,7 +197,7 @@ def test_gap_aware_filter_lowers_the_noisy_benchmark_error(tmp_path) -> None:
     from opencapbench.benchmark.markers3d import MarkerSettings
     from opencapbench.benchmark.metrics import OCB_DOFS
     from opencapbench.benchmark.runner import BenchmarkConfig, run_benchmark
-    from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+    from opencapbench.synthetic import generate_synthetic_dataset
 
     root = tmp_path / "noisy"
     generate_synthetic_dataset(

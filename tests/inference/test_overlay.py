@@ -156,7 +156,7 @@ def test_markers_at_frames_interpolates_a_linear_motion_exactly() -> None:
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+    from opencapbench.synthetic import generate_synthetic_dataset
 
     root = tmp_path_factory.mktemp("synthetic")
     return generate_synthetic_dataset(root, trials=("walking1",), n_cameras=3, duration_s=0.25,
@@ -164,12 +164,12 @@ def synthetic(tmp_path_factory):
 
 
 def test_reprojected_trc_matches_the_synthetic_keypoints(synthetic) -> None:
-    from opencapbench.benchmark.synthetic import SESSION
     from opencapbench.geometry.frames import placement_rotation
     from opencapbench.io.calibration import read_opencap_calibration
     from opencapbench.io.keypoint_store import Keypoints2D, store_path
     from opencapbench.io.session import read_session_metadata
     from opencapbench.io.trc import read_trc
+    from opencapbench.synthetic.writer import SESSION
 
     info = synthetic
     tmp_path = info.root
@@ -211,9 +211,9 @@ def test_reprojection_video_draws_markers_on_blank_frames(tmp_path: Path) -> Non
 def test_overlay_markers_of_a_benchmark_trial(synthetic, tmp_path: Path) -> None:
     from opencapbench.benchmark.config import BenchmarkConfig
     from opencapbench.benchmark.reprojection_cli import overlay_markers
-    from opencapbench.benchmark.synthetic import SESSION
     from opencapbench.io.keypoint_store import Keypoints2D, store_path
     from opencapbench.io.trc import read_trc, write_trc
+    from opencapbench.synthetic.writer import SESSION
 
     out = tmp_path / "run"
     cfg = BenchmarkConfig(data_dir=synthetic.root, out_dir=out,

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from opencapbench.benchmark.synthetic import generate_synthetic_dataset
 from opencapbench.cli import main
 from opencapbench.io.keypoint_store import Keypoints2D, store_path
 from opencapbench.io.openpose_json import export_openpose_json
+from opencapbench.synthetic import generate_synthetic_dataset
 
 TRIALS = ("walking1", "squats1")
 

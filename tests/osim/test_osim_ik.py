@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opencapbench.benchmark.synthetic import anthropometry_from_model, walking
 from opencapbench.io.mot import read_mot
 from opencapbench.io.trc import read_trc, write_trc
 from opencapbench.osim.ik import (
@@ -23,6 +22,8 @@ from opencapbench.osim.kinematics import marker_trajectories
 from opencapbench.osim.logs import load_model
 from opencapbench.osim.markers import attach_synthpose_markers, load_synthpose_markers
 from opencapbench.osim.model_builder import write_compact_model
+from opencapbench.synthetic.motions import walking
+from opencapbench.synthetic.writer import anthropometry_from_model
 
 RATE = 100.0
 #: Forearm rotation and humeral rotation are seen only through markers 2-5 cm from their axes

@@ -37,7 +37,7 @@ def two_runs(tmp_path_factory) -> tuple[Path, Path]:
     """Benchmark outputs of a noise-free and a noisy synthetic data set (same trials)."""
     from opencapbench.benchmark.markers3d import MarkerSettings
     from opencapbench.benchmark.runner import BenchmarkConfig, run_benchmark
-    from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+    from opencapbench.synthetic import generate_synthetic_dataset
 
     root = tmp_path_factory.mktemp("compare")
     outs = []
@@ -100,8 +100,12 @@ def test_best_value_per_column_is_marked(two_runs) -> None:
 def test_paired_statistics_equal_scipys_on_the_same_numbers(two_runs) -> None:
     runs = [load_run(p) for p in two_runs]
     paired = paired_differences(runs, "rmse").set_index("dof")
-    a = pd.read_csv(two_runs[0] / "results" / "per_trial_rmse.csv", index_col=[0, 1, 2])  # subject, session, trial
-    b = pd.read_csv(two_runs[1] / "results" / "per_trial_rmse.csv", index_col=[0, 1, 2])  # subject, session, trial
+    a = pd.read_csv(
+        two_runs[0] / "results" / "per_trial_rmse.csv", index_col=[0, 1, 2]
+    )  # subject, session, trial
+    b = pd.read_csv(
+        two_runs[1] / "results" / "per_trial_rmse.csv", index_col=[0, 1, 2]
+    )  # subject, session, trial
     a, b = a.sort_index(), b.loc[a.sort_index().index]
     for dof in COLUMNS:
         x, y = a[dof].to_numpy(), b[dof].to_numpy()

@@ -189,7 +189,7 @@ def test_no_sync_or_scale_section_without_those_stages(tmp_path) -> None:
 @pytest.fixture(scope="module")
 def benchmark_run(tmp_path_factory) -> Path:
     from opencapbench.benchmark.runner import BenchmarkConfig, run_benchmark
-    from opencapbench.benchmark.synthetic import generate_synthetic_dataset
+    from opencapbench.synthetic import generate_synthetic_dataset
 
     root = tmp_path_factory.mktemp("html")
     generate_synthetic_dataset(root / "data", n_cameras=2, duration_s=1.0, noise_px=1.0,
@@ -251,5 +251,7 @@ def test_report_html_of_a_benchmark_run_holds_every_table_and_figure(benchmark_r
     assert config["markers"]["filter_hz"] == MarkerSettings().filter_hz
 
     run = json.loads((results / "run.json").read_text())
-    assert run["n_scored"] == 1 and run["cameras_used"] == sorted(status["markers"]["info"]["cameras"])
+    assert run["n_scored"] == 1 and run["cameras_used"] == sorted(
+        status["markers"]["info"]["cameras"]
+    )
     assert (results / "opencapbench_table.md").is_file()
