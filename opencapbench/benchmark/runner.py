@@ -84,7 +84,8 @@ class _Scheduler:
         if stages[: len(self.subject_stages)] != self.subject_stages:
             raise ValueError("subject-scope stages must come before the trial stages")
         self.fingerprints: dict[tuple[str, str], str] = {}  # (item key, stage) → fingerprint
-        self.pending: dict[cf.Future, tuple[Trial, int]] = {}
+        #: pool future → (trial, stage index, subject, submit time)
+        self.pending: dict[cf.Future, tuple[Trial, int, Subject, float]] = {}
         self.seconds: dict[str, float] = {s.name: 0.0 for s in stages}
         #: stage → [items run in this run, items whose finished step was reused]
         self.counts: dict[str, list[int]] = {s.name: [0, 0] for s in stages}

@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from opencapbench.benchmark.config import BenchmarkConfig, resolve_cameras
-from opencapbench.io.opencap_layout import Subject, Trial, session_cameras
+from opencapbench.benchmark.config import BenchmarkConfig
+from opencapbench.io.opencap_layout import Subject, Trial
 from opencapbench.ledger import Ledger, WarningRecorder, digest, file_stamp
 
 log = logging.getLogger(__name__)
@@ -476,8 +476,3 @@ def stage_fingerprint(
         {"stage": stage.name, "settings": stage.settings(cfg), "files": files,
          "upstream": dict(sorted(upstream.items()))}
     )  # fmt: skip
-
-
-def available_cameras(trial: Trial, cfg: BenchmarkConfig) -> list[str]:
-    """The cameras of ``cfg.cameras`` for a trial (used by the early checks)."""
-    return resolve_cameras(cfg.cameras, session_cameras(trial.session_dir))
