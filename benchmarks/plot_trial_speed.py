@@ -1,8 +1,9 @@
-"""Time to draw one trial's curve figure: fixed ``subplots_adjust`` geometry (what
-``opencapbench.report.figures`` does) against the same figure laid out by ``tight_layout``.
+"""Time to draw one trial's curve figure: what the plot stage does (``plot_trial_curves``: one
+figure per process redrawn for each trial, quantised straight from the canvas) against a new
+figure per trial saved by ``savefig`` (the previous way), with and without ``tight_layout``.
 
-Both sides build the identical 12-panel figure from the same tables and save a 100 dpi PNG;
-the reference only adds ``fig.tight_layout()`` before saving.  Medians over ``--repeat`` runs.
+All three draw the same 12 panels from the same tables into a 100 dpi PNG.  Medians over
+``--repeat`` runs.
 
     python benchmarks/plot_trial_speed.py --repeat 5
 """
@@ -22,7 +23,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opencapbench.benchmark.metrics import OCB_DOFS, dof_columns  # noqa: E402
-from opencapbench.report.figures import CURVE_DPI, trial_curves_figure  # noqa: E402
+from opencapbench.report.figures import (  # noqa: E402
+    CURVE_DPI,
+    plot_trial_curves,
+    trial_curves_figure,
+)
 
 
 def _tables(seconds: float, rate: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -41,20 +46,25 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=5.0, help="trial length (100 Hz)")
     args = p.parse_args()
     pred, gt = _tables(args.seconds, 100.0)
-    times: dict[str, list[float]] = {"fixed geometry": [], "tight_layout": []}
+    names = ("new figure + tight_layout", "new figure", "reused figure (plot stage)")
+    times: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeat):
-            for name in times:
+            for name in names:
                 start = time.perf_counter()
-                fig = trial_curves_figure(pred, gt, 0.0, "subject/trial")
-                if name == "tight_layout":
-                    fig.tight_layout()
-                fig.savefig(Path(tmp) / f"{name}.png", dpi=CURVE_DPI)
+                if name == names[2]:
+                    plot_trial_curves(pred, gt, 0.0, Path(tmp) / "reused.png", "subject/trial")
+                else:
+                    fig = trial_curves_figure(pred, gt, 0.0, "subject/trial")
+                    if name == names[0]:
+                        fig.tight_layout()
+                    fig.savefig(Path(tmp) / "new.png", dpi=CURVE_DPI)
                 times[name].append(time.perf_counter() - start)
     med = {k: statistics.median(v) for k, v in times.items()}
     for name, value in med.items():
-        print(f"{name:>15}: {value * 1000:7.0f} ms per trial figure (median of {args.repeat})")
-    print(f"tight_layout / fixed geometry = {med['tight_layout'] / med['fixed geometry']:.2f}x")
+        print(f"{name:>28}: {value * 1000:7.0f} ms per trial figure (median of {args.repeat})")
+    for name in names[:2]:
+        print(f"{name} / reused figure = {med[name] / med[names[2]]:.2f}x")
 
 
 if __name__ == "__main__":

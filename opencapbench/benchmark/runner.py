@@ -4,7 +4,8 @@ every subject and trial, resumable, one failure never stopping the rest.
 Scheduling: subject-scope stages run first, subject by subject. Then each trial walks the
 trial stages in order, longest trials first; a ``parallel`` stage (IK, plots) is handed to the
 worker pool and the next trial starts at once, so the pool solves IK while this process
-triangulates. When a worker finishes, the trial continues with its next stage. Every step's
+triangulates. When a worker finishes, the trial continues with its next stage; at the end the
+pool draws the summary figures while this process writes the tables. Every step's
 outcome is in the trial's ledger the moment it ends (written by the process that ran it), so an
 interrupted run (Ctrl-C, a killed process) keeps every finished step, and a re-run does only
 what is missing or whose inputs or settings changed.
@@ -272,8 +273,8 @@ def run_benchmark(
 
     start = time.perf_counter()
     bar = progress_bar(len(trials), desc="trials", unit="trial")
-    try:
-        with _make_pool(cfg.workers) as pool:
+    with _make_pool(cfg.workers) as pool:
+        try:
             scheduler = _Scheduler(stages, cfg, pool)
             scheduler.bar = bar.update
             for subject in subjects.values():
@@ -282,19 +283,20 @@ def run_benchmark(
                 scheduler.advance(trial, subjects[trial.subject], 0)
                 scheduler.collect(block=False)
             scheduler.collect(block=True)
-    finally:
-        bar.close()
-    timings = {**scheduler.seconds, "total": time.perf_counter() - start}
-    write = True
-    if shard is not None:  # the run's tables are built by the shard that settles the last trial
-        from opencapbench.benchmark.shard import finish_shard
+        finally:
+            bar.close()
+        timings = {**scheduler.seconds, "total": time.perf_counter() - start}
+        write = True
+        if shard is not None:  # the run's tables are built by the shard that settles the last
+            from opencapbench.benchmark.shard import finish_shard
 
-        run_timings = finish_shard(cfg, shard, trials, all_trials, timings)
-        write = run_timings is not None
-        if write:
-            trials, timings = all_trials, run_timings
-            subjects = {s.name: s for s in list_subjects(cfg.data_dir, cfg.subjects)}
-    outcome = _results(cfg, trials, list(subjects.values()), timings, write=write)
+            run_timings = finish_shard(cfg, shard, trials, all_trials, timings)
+            write = run_timings is not None
+            if write:
+                trials, timings = all_trials, run_timings
+                subjects = {s.name: s for s in list_subjects(cfg.data_dir, cfg.subjects)}
+        # the pool, idle now, draws the summary figures while this process writes the tables
+        outcome = _results(cfg, trials, list(subjects.values()), timings, write, pool)
     outcome.steps = {name: (ran, reused) for name, (ran, reused) in scheduler.counts.items()}
     outcome.whole_run = write
     return outcome
@@ -313,6 +315,7 @@ def _results(
     subjects: list[Subject],
     timings: dict[str, float],
     write: bool = True,
+    executor: cf.Executor | None = None,
 ) -> BenchmarkOutcome:
     """Tables, failures, warnings and the report, from the ledgers and score files (the report
     and tables are written to ``results/`` unless ``write`` is False)."""
@@ -365,7 +368,9 @@ def _results(
         cfg.run_name, cameras=cfg.cameras, n_trials=len(trials), config=cfg.to_toml(),
         out_dir=cfg.out_dir, warnings=warnings_df,
     )  # fmt: skip
-    write_results(results_dir, per_trial, tables, shifts, failures_df, run, plots=cfg.plots)
+    write_results(
+        results_dir, per_trial, tables, shifts, failures_df, run, plots=cfg.plots, executor=executor
+    )
     write_table_csv(warnings_df, results_dir / "warnings.csv", index=False)
     with atomic_write(results_dir / "timings.json") as fh:
         json.dump({k: round(v, 3) for k, v in timings.items()}, fh, indent=2)

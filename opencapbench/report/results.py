@@ -7,11 +7,12 @@ here).  ``docs/results.md`` describes every file.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,16 @@ def _n_scored(per_trial: pd.DataFrame) -> int:
     return int(per_trial[["subject", "trial"]].drop_duplicates().shape[0])
 
 
+def _run_now(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+    """``fn(*args, **kwargs)`` called here, as a finished future (an executor's ``submit``)."""
+    fut: cf.Future = cf.Future()
+    try:
+        fut.set_result(fn(*args, **kwargs))
+    except Exception as err:  # noqa: BLE001 - re-raised by fut.result()
+        fut.set_exception(err)
+    return fut
+
+
 def _fresh(image: Path, *inputs: Path) -> bool:
     if not image.is_file():
         return False
@@ -208,6 +219,7 @@ def write_results(
     run: RunInfo,
     plots: bool = True,
     formats: Sequence[str] = SUMMARY_FORMATS,
+    executor: cf.Executor | None = None,
 ) -> dict[str, Path]:
     """Write the tables, figures, ``opencapbench_table.md``, ``report.md`` and ``report.html``.
 
@@ -223,6 +235,8 @@ def write_results(
         plots: False skips every figure.
         formats: file formats of the summary figures (the PNG is always written: the report
             embeds it).
+        executor: draws the summary figures, one file each, while this process writes the
+            tables (the benchmark passes its worker pool); None draws them here.
 
     Returns:
         name → path of every file written (figures as ``"<name>.<format>"``).
@@ -243,6 +257,30 @@ def write_results(
     diag = diagnostics_tables(status, per_trial)
     written: dict[str, Path] = {}
     formats = ["png", *[f for f in formats if f != "png"]]
+
+    # ---- summary figures: handed out first, collected after the tables are written
+    jobs: dict[str, list[cf.Future]] = {}
+    curves: dict[tuple[str, str], list[Path]] = {}
+    curve_problems: list[str] = []
+    if plots:
+        curves, curve_problems, pairs = _curves(out, shifts, run, used)
+        submit = executor.submit if executor is not None else _run_now
+        # in an executor each format is its own job; here one drawing serves every format
+        groups = [[f] for f in formats] if executor is not None else [formats]
+        if not pairs.empty:
+            title = run.title("Bland–Altman, video − mocap, every frame", used)
+            jobs["bland_altman"] = [
+                submit(plot_bland_altman, pairs, out / "plots" / "bland_altman", title, formats=g)
+                for g in reversed(groups)  # the PDF, slowest, first
+            ]
+        if "per_trial_rmse" in tables:
+            per_trial_tables = {m: tables[f"per_trial_{m}"] for m in ("rmse", "mae")}
+            title = run.title("Joint-angle error per DOF", used)
+            jobs["dof_errors"] = [
+                submit(plot_dof_errors, per_trial_tables, out / "plots" / "dof_errors", title,
+                       formats=g)
+                for g in reversed(groups)
+            ]  # fmt: skip
 
     # ---- tables
     if not per_trial.empty:
@@ -273,28 +311,21 @@ def write_results(
 
     # ---- figures
     figures: dict[str, list[Path]] = {}
-    curves: dict[tuple[str, str], list[Path]] = {}
-    curve_problems: list[str] = []
     ba_stats = None
-    if plots:
-        curves, curve_problems, pairs = _curves(out, shifts, run, used)
-        if "per_trial_rmse" in tables:
-            figures["dof_errors"] = plot_dof_errors(
-                {m: tables[f"per_trial_{m}"] for m in ("rmse", "mae")},
-                out / "plots" / "dof_errors",
-                run.title("Joint-angle error per DOF", used),
-                formats=formats,
-            )
-        if not pairs.empty:
-            figures["bland_altman"], ba_stats = plot_bland_altman(
-                pairs, out / "plots" / "bland_altman",
-                run.title("Bland–Altman, video − mocap, every frame", used), formats=formats,
-            )  # fmt: skip
+    for name in ("dof_errors", "bland_altman"):
+        if name not in jobs:
+            continue
+        results = [job.result() for job in jobs[name]]
+        if name == "bland_altman":
+            ba_stats = results[0][1]
+            results = [paths for paths, _ in results]
             written["bland_altman_stats"] = write_table_csv(ba_stats, out / "bland_altman.csv")
-        for name, paths in figures.items():
-            written.update({f"{name}{p.suffix}": p for p in paths})
-        for (subject, trial), paths in curves.items():
-            written.update({f"curves:{subject}/{trial}:{p.name}": p for p in paths})
+        # PNG first: report.md and report.html name the figures by their first file
+        figures[name] = sorted((p for paths in results for p in paths),
+                               key=lambda p: formats.index(p.suffix.lstrip(".")))  # fmt: skip
+        written.update({f"{name}{p.suffix}": p for p in figures[name]})
+    for (subject, trial), paths in curves.items():
+        written.update({f"curves:{subject}/{trial}:{p.name}": p for p in paths})
 
     # ---- report.md (plain text companion of report.html)
     md = [f"# OpenCapBench joint-angle errors — {run.label(used)}", ""]

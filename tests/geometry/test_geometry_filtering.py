@@ -73,16 +73,22 @@ def _per_run_reference(x: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarra
     return out.reshape(x.shape)
 
 
-def test_equal_length_runs_filtered_together_give_the_per_run_result() -> None:
+def test_batched_runs_give_the_per_run_result_bit_for_bit() -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(240, 17, 2)).cumsum(axis=0)
     drop = rng.random((240, 17)) < 0.05  # scattered drop-outs, like missing detections
     drop[50:70, 3] = True
+    drop[:, 7] = False  # one unbroken 240-frame run beside many short ones
+    for k, start in enumerate((10, 30, 52)):  # runs of 9, 10 and 11 samples: the padding edge
+        drop[start - 1, 8], drop[start + 9 + k, 8] = True, True
     x[drop] = np.nan
     x[100:140, 5, 1] = np.nan  # x and y of one keypoint with different patterns
     y = butterworth_lowpass(x, 60.0, 12.0)
     np.testing.assert_array_equal(np.isnan(y), np.isnan(x))
-    np.testing.assert_allclose(y, _per_run_reference(x, 60.0, 12.0), rtol=0, atol=1e-12)
+    # the same operations in the same order as one sosfiltfilt call per run: equal to the bit
+    np.testing.assert_array_equal(y, _per_run_reference(x, 60.0, 12.0))
+    np.testing.assert_array_equal(y[10:19, 8], x[10:19, 8])  # 9 samples: not filtered
+    assert not np.array_equal(y[30:40, 8], x[30:40, 8])  # 10 samples: filtered
 
 
 def test_gap_aware_filter_bridges_short_gaps_only() -> None:

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from opencapbench.benchmark.metrics import OCB_DOFS, aggregate, dof_columns, dof_errors
 from opencapbench.io.mot import write_mot
@@ -213,6 +214,43 @@ def test_curve_plot_failure_does_not_sink_report(tmp_path) -> None:
     assert "could not be drawn" in (tmp_path / "r" / "report.md").read_text()
     assert "subject2/walking1: MotFileError" in (tmp_path / "r" / "report.html").read_text()
     assert written["dof_errors.svg"].is_file()
+
+
+def test_summary_figures_drawn_in_worker_processes_equal_the_serial_ones(tmp_path) -> None:
+    """The benchmark hands its pool to ``write_results``: one job per figure and format.  The
+    files, the Bland-Altman table and the PNG pixels are those of the serial path."""
+    import concurrent.futures as cf
+
+    from PIL import Image
+
+    t = np.arange(0, 2.0, 0.01)
+    cols = list(_coords(t).columns)
+    shifts = {}
+    for i, trial in enumerate(["walking1", "squats1"]):
+        pred = write_mot(tmp_path / f"{trial}.mot", t, cols, _coords(t, 0.5 * i + 1).to_numpy())
+        gt = write_mot(tmp_path / f"gt_{trial}.mot", t, cols, _coords(t).to_numpy())
+        shifts[f"s1/{trial}"] = {"shift_s": 0.0, "pred_mot": pred, "gt_mot": gt}
+    per_trial = pd.concat(
+        [dof_errors(_coords(t, 0.5 * i + 1), _coords(t), 0.0).assign(subject="s1", trial=trial)
+         for i, trial in enumerate(["walking1", "squats1"])], ignore_index=True,
+    )  # fmt: skip
+    run = RunInfo(name="r", n_trials=2)
+    serial = write_results(tmp_path / "serial", per_trial, None, shifts, None, run)
+    with cf.ProcessPoolExecutor(2) as pool:
+        pooled = write_results(tmp_path / "pool", per_trial, None, shifts, None, run, executor=pool)
+    figures = sorted(k for k in serial if k.startswith(("dof_errors", "bland_altman")))
+    assert figures == sorted(k for k in pooled if k.startswith(("dof_errors", "bland_altman")))
+    assert {"dof_errors.png", "dof_errors.pdf", "dof_errors.svg", "bland_altman.pdf"} <= set(
+        figures
+    )
+    for name in ("dof_errors.png", "bland_altman.png"):
+        a, b = (np.asarray(Image.open(w[name])) for w in (serial, pooled))
+        np.testing.assert_array_equal(a, b)
+    assert serial["bland_altman_stats"].read_text() == pooled["bland_altman_stats"].read_text()
+    bias = pd.read_csv(pooled["bland_altman_stats"], index_col=0)["bias"]
+    assert bias.to_numpy() == pytest.approx(1.25)  # offsets 1 and 1.5 degrees, pooled
+    html = (tmp_path / "pool" / "report.html").read_text()
+    assert html.count("data:image/png;base64") >= 2 + 3  # summary figures and curves embedded
 
 
 def test_write_results_draws_missing_curves_and_reuses_fresh_ones(tmp_path) -> None:

@@ -21,6 +21,7 @@ from opencapbench.report.figures import (
     bland_altman_figure,
     dof_errors_figure,
     plot_dof_errors,
+    plot_trial_curves,
     trial_curves_figure,
 )
 
@@ -101,6 +102,38 @@ def test_time_normalised_curves_span_0_to_100() -> None:
             assert x.min() >= -1e-9 and x.max() <= 100 + 1e-9
             assert x.max() > 99.0
     assert fig.axes[-1].get_xlabel() == "% of trial"
+
+
+def test_a_reused_curves_figure_draws_what_a_new_one_draws(tmp_path) -> None:
+    """``plot_trial_curves`` redraws one figure per process: a trial drawn after another must
+    give the pixels of the same trial drawn on a new figure (data, limits, titles, missing
+    columns all replaced)."""
+    from PIL import Image
+
+    from opencapbench.report.figures import _reusable_curves
+
+    t_a, t_b = np.arange(0.0, 3.0, 0.01), np.arange(0.0, 1.2, 0.01)
+    gt_a = _table(t_a, lambda t, i: 50 * np.sin(3 * t + i))
+    pred_a = _table(t_a, lambda t, i: 50 * np.sin(3 * t + i) + 4.0)
+    gt_b = _table(t_b, lambda t, i: 5 * np.cos(2 * t + i))
+    pred_b = _table(t_b, lambda t, i: 5 * np.cos(2 * (t - 0.02) + i)).drop(columns=["knee_angle_l"])
+    pred_b.attrs["in_degrees"] = True
+    for normalised in (False, True):
+        _reusable_curves.cache_clear()
+        fresh = plot_trial_curves(
+            pred_b, gt_b, 0.02, tmp_path / "fresh.png", "B", normalised=normalised
+        )
+        _reusable_curves.cache_clear()
+        plot_trial_curves(pred_a, gt_a, 0.0, tmp_path / "a.png", "A trial", normalised=normalised)
+        reused = plot_trial_curves(
+            pred_b, gt_b, 0.02, tmp_path / "reused.png", "B", normalised=normalised
+        )
+        assert _reusable_curves.cache_info().hits == 1
+        pixels = [np.asarray(Image.open(p).convert("RGB")) for p in (fresh, reused)]
+        assert pixels[0].shape == (895, 1600, 3)
+        np.testing.assert_array_equal(pixels[0], pixels[1])
+        a = np.asarray(Image.open(tmp_path / "a.png").convert("RGB"))
+        assert (a != pixels[0]).any(axis=-1).mean() > 0.01  # and A looked different
 
 
 def _per_trial_tables() -> dict[str, pd.DataFrame]:
