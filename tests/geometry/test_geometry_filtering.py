@@ -199,7 +199,8 @@ def test_gap_aware_filter_lowers_the_noisy_benchmark_error(tmp_path) -> None:
     """The whole chain on noisy synthetic data (2 px, 5 % dropped detections, 4 cameras): the
     worst DOF against the known angles, with the old per-run filter (``max_gap_fill_frames=0``)
     and the gap-aware default.  At 6 Hz the gain is the 20 % the issue measured; at the default
-    12 Hz the filter passes more noise anyway and the gain is smaller (7-11 % over two seeds)."""
+    12 Hz the filter passes more noise anyway and the gain is smaller (8.5 and 10.7 % over two
+    seeds; docs/geometry.md has the sweep over cut-offs and why the default stays at 12 Hz)."""
     from opencapbench.benchmark.markers3d import MarkerSettings
     from opencapbench.benchmark.metrics import OCB_DOFS
     from opencapbench.benchmark.runner import BenchmarkConfig, run_benchmark
