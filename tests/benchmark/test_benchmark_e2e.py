@@ -7,6 +7,7 @@ gap filling, resampling, frame rotation, marker placement and OpenSim IK.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,11 @@ def clean_dataset(tmp_path_factory) -> Path:
 def test_noise_free_four_cameras_under_one_degree(clean_dataset, tmp_path) -> None:
     outcome = _benchmark(clean_dataset, tmp_path / "out", filter_hz=0)
     _assert_all_dofs_below(outcome, 1.0)
+    # every stage that ran has its seconds; the report is timed apart from the trials' total
+    timings = json.loads((tmp_path / "out" / "results" / "timings.json").read_text())
+    assert {"markers", "ik", "score", "plot", "total", "report"} <= set(timings)
+    assert all(v >= 0 for v in timings.values())
+    assert timings["ik"] > 0 and timings["report"] > 0
 
 
 def test_noisy_dropouts_under_four_degrees(tmp_path) -> None:
