@@ -137,7 +137,8 @@ Model families (rows of the OpenCapBench table) and the keypoint sets they use:
   2D COCO-WholeBody / HALPE models     halpe26, coco_wholebody: OpenPose-style markers
   SMPL mesh methods (CLIFF, VirtualMarker) markers35: the 35 anatomical markers
   OpenCap (HRNet + LSTM augmenter)     halpe26 / coco_wholebody + --augmenter
-The keypoint set is read from the keypoint store; docs/benchmark.md has the details.
+The keypoint set is --keypoint-set, else the keypoint store's, else the registered --model's;
+docs/benchmark.md has the details.
 """
 
 

@@ -44,10 +44,14 @@ def _stored_set(store: Path) -> str | None:
 
 def run_keypoint_set(cfg: BenchmarkConfig) -> str:
     """The keypoint set of a run: ``cfg.keypoint_set``, else the set of the keypoint store's
-    files, else the pose model's (SynthPose) set."""
+    files, else the set the registered pose model outputs, else SynthPose's."""
     if cfg.keypoint_set:
         return cfg.keypoint_set
     found = _stored_set(cfg.keypoint_store) if cfg.keypoint_store.is_dir() else None
+    if found is None and cfg.pose.model:
+        from opencapbench.inference.catalog import model_keypoint_set
+
+        found = model_keypoint_set(str(cfg.pose.model))
     return found or FALLBACK_SET
 
 

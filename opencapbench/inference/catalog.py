@@ -172,6 +172,16 @@ RTMPOSE_MODELS: dict[str, RTMPoseSpec] = {
 DEFAULT_MODEL = "synthpose-hrnet48"
 
 
+def model_keypoint_set(name: str) -> str | None:
+    """The keypoint set a registered model outputs; None for a config path or model folder
+    (its set is known once it has written keypoints)."""
+    if name in RTMPOSE_MODELS:
+        return RTMPOSE_MODELS[name].keypoint_set
+    if name in MODELS:
+        return "synthpose52"  # every MMPose/ViTPose entry is a SynthPose model
+    return None
+
+
 def list_models() -> list[str]:
     """Registered model names (MMPose/ViTPose and RTMPose ONNX), sorted."""
     return sorted([*MODELS, *RTMPOSE_MODELS])

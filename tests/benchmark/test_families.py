@@ -15,6 +15,7 @@ from opencapbench.benchmark.config import (
     BenchmarkConfig,
     ConfigError,
     MarkerSettings,
+    PoseSettings,
 )
 from opencapbench.benchmark.families import check_run, run_keypoint_set
 from opencapbench.benchmark.metrics import OCB_DOFS
@@ -134,6 +135,15 @@ def test_early_refusal_and_placement(clean, tmp_path) -> None:
     )
     assert run_keypoint_set(cfg) == "halpe26"  # read from the store
     assert check_run(cfg, subjects).keypoint_set == "halpe26"
+    # an empty store: the set the registered pose model outputs, SynthPose's otherwise
+    empty = tmp_path / "empty_store"
+    for model, expected in [("rtmw-x-wholebody", "coco_wholebody"),
+                            ("rtmpose-m-halpe26", "halpe26"),
+                            ("synthpose-vitpose-base", "synthpose52"),
+                            ("my_config.py", "synthpose52"), (None, "synthpose52")]:  # fmt: skip
+        cfg = BenchmarkConfig(data_dir=clean, out_dir=tmp_path, keypoint_store=empty,
+                              pose=PoseSettings(model=model))  # fmt: skip
+        assert run_keypoint_set(cfg) == expected, model
     # an explicit set is refused when the configuration is made (one line from `ocb`)
     with pytest.raises(ConfigError, match="no marker recipe; sets with one: body25, coco17"):
         BenchmarkConfig(data_dir=clean, out_dir=tmp_path, keypoint_set="mpii16")
