@@ -36,6 +36,7 @@ from opencapbench.keypoints import (
     list_keypoint_sets,
     register_keypoint_set,
 )
+from opencapbench.pose.transforms.warp import as_box_array
 
 # cv2, torch (through opencapbench.pose) and onnxruntime are imported on use; the registered
 # models are in the torch-free catalog
@@ -155,12 +156,6 @@ def crop_to_image(
     return keypoints / size * scale[:, None] + center[:, None] - 0.5 * scale[:, None]
 
 
-def _box_array(boxes: np.ndarray | list) -> np.ndarray:
-    """``(N, C)`` float32 boxes (``C`` >= 4); ``(0, 4)`` when empty."""
-    arr = np.asarray(boxes, np.float32)
-    return np.zeros((0, 4), np.float32) if arr.size == 0 else arr.reshape(-1, arr.shape[-1])
-
-
 def _providers(ort: Any, device: str) -> list[str]:
     available = ort.get_available_providers()
     if device.startswith("cuda"):
@@ -277,7 +272,7 @@ class RTMPoseEstimator:
         w, h = self.input_size
         crops, centers, scales = [], [], []
         for image, boxes in zip(images, bboxes, strict=True):
-            boxes = _box_array(boxes)
+            boxes = as_box_array(boxes, np.float32)
             if len(boxes) == 0:
                 continue
             center, scale = rtmpose_center_scale(boxes, self.input_size)
@@ -327,7 +322,7 @@ class RTMPoseEstimator:
         from opencapbench.pose.codecs.simcc import decode_simcc
 
         k = len(self.keypoint_names)
-        counts = [len(_box_array(b)) for b in bboxes]
+        counts = [len(as_box_array(b, np.float32)) for b in bboxes]
         crops, centers, scales = self._crops(images, bboxes)
         if len(crops) == 0:
             return [(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)) for _ in images]

@@ -33,17 +33,10 @@ from opencapbench.keypoints import (
     keypoint_set_from_names,
     register_keypoint_set,
 )
+from opencapbench.pose.transforms.warp import as_box_array
 
 _NORMALIZE_FACTOR = 200.0  # the processor's box scale unit (pixels)
 _PADDING = 1.25
-
-
-def as_box_array(boxes: np.ndarray | list) -> np.ndarray:
-    """``(N, C)`` float64 view of a box list (``C`` >= 4); ``(0, 4)`` when empty."""
-    arr = np.asarray(boxes, dtype=np.float64)
-    if arr.size == 0:
-        return np.zeros((0, 4))
-    return arr.reshape(-1, arr.shape[-1])
 
 
 def boxes_to_center_scale(

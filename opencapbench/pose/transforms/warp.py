@@ -11,6 +11,12 @@ import cv2
 import numpy as np
 
 
+def as_box_array(boxes: np.ndarray | list, dtype: type = np.float64) -> np.ndarray:
+    """``(N, C)`` array of a box list (``C`` >= 4) in ``dtype``; ``(0, 4)`` when empty."""
+    arr = np.asarray(boxes, dtype=dtype)
+    return np.zeros((0, 4), dtype) if arr.size == 0 else arr.reshape(-1, arr.shape[-1])
+
+
 def bbox_xyxy2cs(bbox: np.ndarray, padding: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (..., 4) x1, y1, x2, y2 -> centres (..., 2) and padded scales (..., 2) = wh*padding."""
     bbox = np.asarray(bbox, dtype=np.float32)
