@@ -31,7 +31,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WorkerPool"]
+__all__ = ["WorkerPool", "run_now"]
 
 #: Seconds between the watchdog's checks that its worker is still alive.
 _POLL_S = 0.5
@@ -82,6 +82,21 @@ def _start_watchdog(reader: Connection) -> None:
     threading.Thread(target=thread_watch, name="ocb-parent-watch", daemon=True).start()
 
 
+def run_now(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+    """``fn(*args, **kwargs)`` run in this process, as a finished future: an executor's
+    ``submit`` without the executor.  An exception is stored in the future, except
+    ``KeyboardInterrupt`` and ``SystemExit``, which propagate."""
+    fut: cf.Future = cf.Future()
+    fut.set_running_or_notify_cancel()
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
+    return fut
+
+
 class WorkerPool:
     """Run callables in worker processes; see the module docstring.
 
@@ -124,15 +139,7 @@ class WorkerPool:
         """
         if self._executor is not None:
             return self._executor.submit(fn, *args, **kwargs)
-        fut: cf.Future = cf.Future()
-        fut.set_running_or_notify_cancel()
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as exc:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(result)
-        return fut
+        return run_now(fn, *args, **kwargs)
 
     def worker_pids(self) -> list[int]:
         """Process ids of the workers started so far (empty in-process)."""

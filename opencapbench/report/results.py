@@ -12,7 +12,7 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import pandas as pd
 
 from opencapbench.benchmark.metrics import OCB_DOFS, aggregate, aligned_pairs
 from opencapbench.io.atomic import atomic_write
+from opencapbench.parallel import run_now
 from opencapbench.report.diagnostics import cameras_used, diagnostics_tables, read_status
 from opencapbench.report.figures import (
     SUMMARY_FORMATS,
@@ -160,16 +161,6 @@ def _n_scored(per_trial: pd.DataFrame) -> int:
     return int(per_trial[["subject", "trial"]].drop_duplicates().shape[0])
 
 
-def _run_now(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
-    """``fn(*args, **kwargs)`` called here, as a finished future (an executor's ``submit``)."""
-    fut: cf.Future = cf.Future()
-    try:
-        fut.set_result(fn(*args, **kwargs))
-    except Exception as err:  # noqa: BLE001 - re-raised by fut.result()
-        fut.set_exception(err)
-    return fut
-
-
 def _fresh(image: Path, *inputs: Path) -> bool:
     if not image.is_file():
         return False
@@ -264,7 +255,7 @@ def write_results(
     curve_problems: list[str] = []
     if plots:
         curves, curve_problems, pairs = _curves(out, shifts, run, used)
-        submit = executor.submit if executor is not None else _run_now
+        submit = executor.submit if executor is not None else run_now
         # in an executor each format is its own job; here one drawing serves every format
         groups = [[f] for f in formats] if executor is not None else [formats]
         if not pairs.empty:
@@ -320,7 +311,7 @@ def write_results(
             ba_stats = results[0][1]
             results = [paths for paths, _ in results]
             written["bland_altman_stats"] = write_table_csv(ba_stats, out / "bland_altman.csv")
-        # PNG first: report.md and report.html name the figures by their first file
+        # in the order of ``formats``, as one serial job writes them (jobs ran in reverse)
         figures[name] = sorted((p for paths in results for p in paths),
                                key=lambda p: formats.index(p.suffix.lstrip(".")))  # fmt: skip
         written.update({f"{name}{p.suffix}": p for p in figures[name]})
