@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["butterworth_lowpass", "fill_gaps", "finite_runs", "gap_aware_lowpass", "resample"]
+__all__ = [
+    "CutoffChoice",
+    "auto_cutoff",
+    "butterworth_lowpass",
+    "fill_gaps",
+    "finite_runs",
+    "gap_aware_lowpass",
+    "resample",
+]
 
 
 def finite_runs(valid: np.ndarray) -> list[tuple[int, int]]:
@@ -48,7 +57,11 @@ def _column_runs(finite: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def butterworth_lowpass(
-    x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4, max_gap_frames: int = 0
+    x: np.ndarray,
+    fps: float,
+    cutoff_hz: float | np.ndarray,
+    order: int = 4,
+    max_gap_frames: int = 0,
 ) -> np.ndarray:
     """Zero-phase Butterworth low-pass along time, run by run over finite samples.
 
@@ -71,7 +84,9 @@ def butterworth_lowpass(
             zero-phase result (gain ``1 / (1 + (f / cutoff)^order)``; no Winter correction, as in
             OpenCap and Pose2Sim).  At or above Nyquist (``fps / 2``) the normalised cut-off is
             clamped to 0.99 with a warning (a near no-op, which is what OpenCap does at 60 fps
-            with its 30 Hz default).
+            with its 30 Hz default).  An array broadcastable to ``x.shape[1:]`` gives each
+            column its own cut-off (e.g. (K, 1) for (T, K, 2) keypoints; see
+            :func:`auto_cutoff`).
         order: effective (two-pass) filter order; even, >= 2.
         max_gap_frames: longest internal gap (frames) bridged before filtering; 0 filters each
             run of finite samples separately.
@@ -85,7 +100,11 @@ def butterworth_lowpass(
 
 
 def gap_aware_lowpass(
-    x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4, max_gap_frames: int = 0
+    x: np.ndarray,
+    fps: float,
+    cutoff_hz: float | np.ndarray,
+    order: int = 4,
+    max_gap_frames: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill internal gaps up to ``max_gap_frames``, low-pass, keep the longer gaps missing.
 
@@ -96,27 +115,14 @@ def gap_aware_lowpass(
         interpolated values and the longer gaps NaN, and the (T, ...) bool mask of the bridged
         samples.
     """
-    from scipy.signal import butter  # here: importing this module stays cheap
-
+    a = np.array(x, dtype=np.float64)
+    cut = np.broadcast_to(np.asarray(cutoff_hz, dtype=np.float64), a.shape[1:]).reshape(-1)
     if order < 2 or order % 2:
         raise ValueError(f"order must be an even integer >= 2 (two-pass filter), got {order}")
-    if not (fps > 0 and cutoff_hz > 0):
+    if not (fps > 0 and np.all(cut > 0)):
         raise ValueError(
             f"fps and cutoff_hz must be positive, got fps={fps}, cutoff_hz={cutoff_hz}"
         )
-    wn = cutoff_hz / (fps / 2.0)
-    if wn >= 1.0:
-        warnings.warn(
-            f"cut-off {cutoff_hz} Hz is at or above Nyquist ({fps / 2} Hz at {fps} fps); "
-            "clamping the normalised cut-off to 0.99 (almost no filtering)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        wn = 0.99
-    sos = butter(order // 2, wn, btype="low", output="sos")
-    padlen = 3 * (2 * len(sos) + 1)
-
-    a = np.array(x, dtype=np.float64)
     if a.shape[0] == 0:
         return a, np.zeros(a.shape, dtype=bool)
     if max_gap_frames > 0:
@@ -126,9 +132,172 @@ def gap_aware_lowpass(
     flat = a.reshape(a.shape[0], -1)
     out = flat.copy()
     starts, stops, columns = _column_runs(np.isfinite(flat))
-    keep = stops - starts > padlen
-    _filtfilt_runs(sos, padlen, flat, out, starts[keep], stops[keep], columns[keep])
+    for hz in np.unique(cut):
+        sos, padlen = _butter(fps, float(hz), order)
+        keep = (stops - starts > padlen) & (cut[columns] == hz)
+        _filtfilt_runs(sos, padlen, flat, out, starts[keep], stops[keep], columns[keep])
     return out.reshape(a.shape), filled
+
+
+#: the noise of :func:`auto_cutoff` is measured above this fraction of the Nyquist frequency
+NOISE_BAND = 0.8
+
+
+class CutoffChoice(NamedTuple):
+    """What :func:`auto_cutoff` chose, per group of columns.
+
+    Attributes:
+        cutoff_hz: (G,) chosen cut-off (the highest candidate for a group without samples).
+        noise: (G,) estimated standard deviation of the white noise, in the unit of ``x``.
+        risk: (N, G) estimated mean squared error of the filtered samples at each candidate,
+            in the unit of ``x`` squared (NaN for a group without samples).
+        candidates_hz: (N,) the candidates, ascending.
+    """
+
+    cutoff_hz: np.ndarray
+    noise: np.ndarray
+    risk: np.ndarray
+    candidates_hz: np.ndarray
+
+
+def auto_cutoff(
+    x: np.ndarray,
+    fps: float,
+    candidates_hz: np.ndarray,
+    order: int = 4,
+    groups: np.ndarray | None = None,
+    scored: np.ndarray | None = None,
+) -> CutoffChoice:
+    """The cut-off of least estimated error, per group of columns (Stein's unbiased risk).
+
+    Model: each column is a smooth signal plus white noise of one variance per group.  The
+    residual of the zero-phase filter at cut-off ``f`` holds the signal it removes plus the
+    noise it removes, so the error of the filtered samples against the unknown signal is
+    estimated from the residual (Stein, 1981):
+
+        risk(f) = mean(residual(f)²) + σ² · (2 · mean(G_f) − 1),
+
+    where ``2 σ² · mean(G_f)`` is the noise the filter keeps (``G_f``: the diagonal of the
+    filter as a matrix, computed per run length, so the run ends, where the filter passes more
+    noise, are counted exactly).  σ² comes from the residual at ``NOISE_BAND`` · Nyquist, above
+    the band of human movement, divided by the share of white noise that residual keeps.  Noise correlated in time (slow drift) looks
+    like signal, so it raises the chosen cut-off rather than lowering it.  This is the
+    quantity Winter's residual analysis reads off a plot, minimised instead of intersected.
+
+    Args:
+        x: (T, ...) samples, time on axis 0, NaN = missing; runs are filtered as in
+            :func:`gap_aware_lowpass` (fill short gaps first to filter across them).
+        fps: sampling rate in Hz.
+        candidates_hz: (N,) cut-offs to try, each below ``NOISE_BAND · fps / 2``.
+        order: effective filter order, as in :func:`butterworth_lowpass`.
+        groups: int array broadcastable to ``x.shape[1:]``: the group (0..G-1) of each column
+            (e.g. the keypoint, pooling cameras and x/y); default one group.
+        scored: (T, ...) bool, the samples the risk counts (e.g. not the bridged ones);
+            default all finite.  Samples of runs too short to filter never count.
+
+    Returns:
+        :class:`CutoffChoice`.
+    """
+    a = np.array(x, dtype=np.float64)
+    flat = a.reshape(a.shape[0], -1)
+    n_frames, n_cols = flat.shape
+    cands = np.sort(np.asarray(candidates_hz, dtype=np.float64).ravel())
+    noise_hz = NOISE_BAND * fps / 2.0
+    if cands.size == 0 or cands[0] <= 0 or cands[-1] >= noise_hz:
+        raise ValueError(
+            f"candidate cut-offs must lie in (0, {noise_hz:g}) Hz at {fps:g} fps "
+            f"({NOISE_BAND:g} × Nyquist), got {cands.tolist()}"
+        )
+    if groups is None:
+        col_group = np.zeros(n_cols, dtype=np.intp)
+    else:
+        col_group = np.broadcast_to(np.asarray(groups, dtype=np.intp), a.shape[1:]).reshape(-1)
+    n_groups = int(col_group.max()) + 1 if n_cols else 0
+
+    sos, padlen = _butter(fps, noise_hz, order)
+    finite = np.isfinite(flat)
+    starts, stops, columns = _column_runs(finite)
+    long = stops - starts > padlen
+    edges = np.zeros((n_frames + 1, n_cols), dtype=np.int32)
+    np.add.at(edges, (starts[long], columns[long]), 1)
+    np.add.at(edges, (stops[long], columns[long]), -1)
+    counted = np.cumsum(edges[:-1], axis=0) > 0
+    if scored is not None:
+        counted &= np.broadcast_to(scored, a.shape).reshape(flat.shape)
+    n = np.bincount(col_group, weights=counted.sum(axis=0), minlength=n_groups)
+
+    lengths = stops - starts
+
+    def squared_residual(hz: float) -> np.ndarray:
+        filtered, _ = gap_aware_lowpass(flat, fps, hz, order)
+        r = np.where(counted, flat - filtered, 0.0)
+        return np.bincount(col_group, weights=(r * r).sum(axis=0), minlength=n_groups)
+
+    def noise_terms(hz: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per group, over the counted samples: the sum of the filter matrix's diagonal (the
+        share of each sample's own noise it keeps) and of the squared rows of I - A (the
+        noise its residual keeps), exact for each run length."""
+        sections, pad = _butter(fps, hz, order)
+        kept, removed = np.zeros(n_groups), np.zeros(n_groups)
+        for length in np.unique(lengths[long]):
+            sel = np.flatnonzero(long & (lengths == length))
+            diag, rows = _run_noise_gains(sections, pad, int(length), fps / hz)
+            w = counted[starts[sel, None] + np.arange(length), columns[sel, None]]  # (R, L)
+            g = col_group[columns[sel]]
+            kept += np.bincount(g, weights=w @ diag, minlength=n_groups)
+            removed += np.bincount(g, weights=w @ rows, minlength=n_groups)
+        return kept, removed
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = squared_residual(noise_hz) / noise_terms(noise_hz)[1]
+        risk = np.stack(
+            [(squared_residual(hz) + variance * (2.0 * noise_terms(hz)[0] - n)) / n for hz in cands]
+        )
+    best = np.where(n > 0, cands[np.argmin(np.nan_to_num(risk, nan=np.inf), axis=0)], cands[-1])
+    return CutoffChoice(best, np.sqrt(variance), risk, cands)
+
+
+def _run_noise_gains(
+    sos: np.ndarray, padlen: int, length: int, period: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """For the zero-phase filter as an (L, L) matrix ``A`` on one run of ``length`` samples:
+    ``A[i, i]`` and ``sum_j (I - A)[i, j]²`` for each position ``i``.
+
+    Both differ from their values inside a long run only near the run's ends, where the
+    filter's edge extension pins the output to the data; runs longer than the margin on both
+    sides (8 periods of the cut-off, ``period`` in samples) take the middle value in between,
+    so the cost is bounded by the cut-off, not the run length.
+    """
+    from scipy.signal import sosfiltfilt
+
+    margin = int(np.ceil(8 * period)) + padlen
+    n = min(length, 2 * margin + 1)
+    a = sosfiltfilt(sos, np.eye(n), axis=0, padlen=padlen)  # column j: response to sample j
+    diag, rows = np.diag(a).copy(), ((np.eye(n) - a) ** 2).sum(axis=1)
+    if n == length:
+        return diag, rows
+    middle = np.full(length - 2 * margin, 0.0)
+    return (
+        np.concatenate([diag[:margin], middle + diag[margin], diag[-margin:]]),
+        np.concatenate([rows[:margin], middle + rows[margin], rows[-margin:]]),
+    )
+
+
+def _butter(fps: float, cutoff_hz: float, order: int) -> tuple[np.ndarray, int]:
+    """One pass of the zero-phase filter as second-order sections, and its edge padding."""
+    from scipy.signal import butter  # here: importing this module stays cheap
+
+    wn = cutoff_hz / (fps / 2.0)
+    if wn >= 1.0:
+        warnings.warn(
+            f"cut-off {cutoff_hz} Hz is at or above Nyquist ({fps / 2} Hz at {fps} fps); "
+            "clamping the normalised cut-off to 0.99 (almost no filtering)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        wn = 0.99
+    sos = butter(order // 2, wn, btype="low", output="sos")
+    return sos, 3 * (2 * len(sos) + 1)
 
 
 def _filtfilt_runs(
