@@ -18,11 +18,27 @@ from opencapbench.benchmark.config import (
     SCALE_MODES,
     SYNC_MODES,
     BenchmarkConfig,
+    ConfigError,
     MarkerSettings,
+    parse_cutoff,
 )
 from opencapbench.benchmark.shard import SHARD_HELP, ShardParam
 
 _MARKERS = MarkerSettings()
+
+
+class _CutoffParam(click.ParamType):
+    """``--filter-hz``: a cut-off in Hz or ``auto``."""
+
+    name = "HZ|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        try:
+            return parse_cutoff(value, "--filter-hz")
+        except ConfigError as err:
+            self.fail(str(err), param, ctx)
+
+
 _DEFAULTS = BenchmarkConfig(".", ".")
 
 #: option name → configuration key (dotted for nested settings), for options that differ
@@ -44,8 +60,10 @@ _CONFIG_KEYS = {
 _RUN_OPTIONS = [
     click.option("--cameras", default="all", show_default=True,
                  help=f"'all', an OpenCapBench set-up ({', '.join(CAMERA_SETUPS)}) or a list like Cam1,Cam3."),
-    click.option("--filter-hz", type=click.FloatRange(min=0), default=_MARKERS.filter_hz, show_default=True,
-                 help="2D zero-phase Butterworth cutoff (Hz); 0 disables. OpenCapBench used 30 (no-op at 60 fps)."),
+    click.option("--filter-hz", type=_CutoffParam(), default=_MARKERS.filter_hz, show_default=True,
+                 help="2D zero-phase Butterworth cut-off (Hz); auto: per keypoint, the one of least "
+                      "estimated error in 3-12 Hz; 0 disables. OpenCap: 12 for gait; OpenCapBench "
+                      "used 30 (no-op at 60 fps)."),
     click.option("--gap-fill", type=click.IntRange(min=0), default=_MARKERS.max_gap_fill_frames,
                  show_default=True, help="Bridge 2D gaps up to this many frames before the filter; 0: filter each run alone."),
     click.option("--reproj-threshold", type=click.FloatRange(min=0), default=_MARKERS.reproj_threshold_px,

@@ -56,8 +56,12 @@ class MarkerSettings:
     """Options of the 2D → 3D stage.
 
     Attributes:
-        filter_hz: 2D zero-phase Butterworth cutoff in Hz; 0 disables filtering. OpenCap uses
-            12 Hz for gait; OpenCapBench's 30 Hz at 60 fps is in effect no filtering.
+        filter_hz: 2D zero-phase Butterworth cut-off in Hz, or ``"auto"`` (the default): per
+            trial and keypoint, the cut-off within ``filter_auto_hz`` of least estimated error
+            (:func:`~opencapbench.geometry.filtering.auto_cutoff`). 0 disables filtering.
+            OpenCap uses 12 Hz for gait; OpenCapBench's 30 Hz at 60 fps is in effect no
+            filtering. See docs/geometry.md for the measurements behind the default.
+        filter_auto_hz: (lowest, highest) cut-off ``"auto"`` may choose, in 0.5 Hz steps.
         filter_order: effective (zero-phase) filter order.
         max_gap_fill_frames: before the 2D filter, gaps of a keypoint's track up to this many
             frames are bridged (PCHIP) so the detections on both sides are filtered as one run,
@@ -72,7 +76,8 @@ class MarkerSettings:
         trc_rate_hz: output marker rate (OpenCap writes 100 Hz).
     """
 
-    filter_hz: float = 12.0
+    filter_hz: float | str = "auto"
+    filter_auto_hz: tuple[float, float] = (3.0, 12.0)
     filter_order: int = 4
     max_gap_fill_frames: int = 6
     min_confidence: float = 0.3
@@ -82,7 +87,12 @@ class MarkerSettings:
     trc_rate_hz: float = 100.0
 
     def __post_init__(self) -> None:
-        _check_range("markers.filter_hz", self.filter_hz, 0.0, None)
+        object.__setattr__(self, "filter_hz", parse_cutoff(self.filter_hz, "markers.filter_hz"))
+        lo_hi = tuple(self.filter_auto_hz)
+        if len(lo_hi) != 2 or not all(isinstance(v, int | float) for v in lo_hi):
+            raise ConfigError(f"markers.filter_auto_hz must be [lowest, highest] Hz, got {lo_hi!r}")
+        object.__setattr__(self, "filter_auto_hz", (float(lo_hi[0]), float(lo_hi[1])))
+        _check_range("markers.filter_auto_hz[0]", lo_hi[0], 0.5, lo_hi[1])
         _check_range("markers.min_confidence", self.min_confidence, 0.0, 1.0)
         _check_range("markers.max_gap_fill_frames", self.max_gap_fill_frames, 0, None)
         _check_range("markers.min_cameras", self.min_cameras, 2, None)
@@ -285,6 +295,24 @@ class BenchmarkConfig:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def parse_cutoff(value: Any, name: str = "filter_hz") -> float | str:
+    """A cut-off setting as the run uses it: ``"auto"`` or a float >= 0 (0: no filter)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be 'auto' or a cut-off in Hz (0: no filter), got {value!r}"
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be 'auto' or a cut-off in Hz (0: no filter), got {value!r}")
+    _check_range(name, value, 0.0, None)
+    return float(value)
 
 
 def _check_range(name: str, value: float, lo: float | None, hi: float | None) -> None:

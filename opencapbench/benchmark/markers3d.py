@@ -16,7 +16,14 @@ import numpy as np
 from opencapbench.benchmark.config import MarkerSettings
 from opencapbench.benchmark.errors import InconsistentKeypointsError, TriangulationFailedError
 from opencapbench.camera import Camera
-from opencapbench.geometry.filtering import fill_gaps, gap_aware_lowpass, resample
+from opencapbench.geometry.filtering import (
+    NOISE_BAND,
+    CutoffChoice,
+    auto_cutoff,
+    butterworth_lowpass,
+    fill_gaps,
+    resample,
+)
 from opencapbench.geometry.frames import rotate_points
 from opencapbench.geometry.projection import undistort_points
 from opencapbench.geometry.tracking import select_and_track
@@ -29,7 +36,12 @@ log = logging.getLogger(__name__)
 def _nanmedian(values: np.ndarray) -> float | None:
     """Median of the finite values, None when there are none (JSON-friendly)."""
     finite = values[np.isfinite(values)]
-    return round(float(np.median(finite)), 3) if finite.size else None
+    return _rounded(np.median(finite)) if finite.size else None
+
+
+def _rounded(value: float) -> float | None:
+    """A number for JSON: 3 decimals, None when not finite."""
+    return round(float(value), 3) if np.isfinite(value) else None
 
 
 @dataclass
@@ -43,6 +55,8 @@ class TrialMarkers:
         triangulation: the raw triangulation at video rate (for reports).
         filled: (F, K) bool, frames filled by gap interpolation.
         camera_names: cameras used, in the order of ``triangulation``'s camera axis.
+        cutoff: the 2D low-pass cut-off (Hz), the per-keypoint :class:`CutoffChoice` of
+            ``--filter-hz auto``, or None when the keypoints were not filtered.
     """
 
     times: np.ndarray
@@ -51,6 +65,7 @@ class TrialMarkers:
     triangulation: TriangulationResult
     filled: np.ndarray
     camera_names: list[str] = field(default_factory=list)
+    cutoff: CutoffChoice | float | None = None
 
     def summary(self) -> dict:
         """Numbers worth logging per trial (fractions are over frames × keypoints).
@@ -62,6 +77,7 @@ class TrialMarkers:
         valid = np.isfinite(tri.points3d[..., 0])
         err = np.where(tri.used, tri.reproj_error, np.nan)  # (C, F, K) px
         return {
+            **self._cutoff_summary(),
             "frames": int(tri.points3d.shape[0]),
             "triangulated_fraction": float(valid.mean()),
             "filled_fraction": float(self.filled.mean()),
@@ -88,6 +104,21 @@ class TrialMarkers:
             )
             if tri.used.any()
             else float("nan"),
+        }
+
+    def _cutoff_summary(self) -> dict:
+        """``filter_hz`` (the median over keypoints with ``auto``; None: not filtered) and,
+        with ``auto``, the cut-off and estimated 2D noise of each keypoint."""
+        if not isinstance(self.cutoff, CutoffChoice):
+            return {"filter_hz": self.cutoff}
+        return {
+            "filter_hz": float(np.median(self.cutoff.cutoff_hz)),
+            "filter_hz_per_keypoint": {
+                name: float(hz) for name, hz in zip(self.names, self.cutoff.cutoff_hz, strict=True)
+            },
+            "noise_px_per_keypoint": {
+                name: _rounded(sd) for name, sd in zip(self.names, self.cutoff.noise, strict=True)
+            },
         }
 
 
@@ -132,6 +163,69 @@ def track_and_clean(
     return points, np.where(bad, 0.0, scores)
 
 
+def lowpass_keypoints(
+    points2d: np.ndarray, weights: np.ndarray, fps: float, settings: MarkerSettings
+) -> tuple[np.ndarray, np.ndarray, CutoffChoice | float]:
+    """The 2D low-pass of one trial: bridge short gaps, choose the cut-off, filter.
+
+    Args:
+        points2d: (C, F, K, 2) pixels, NaN where missing.
+        weights: (C, F, K) confidences, 0 where missing.
+        fps: frame rate.
+        settings: ``filter_hz`` (a cut-off or ``"auto"``), ``filter_auto_hz``,
+            ``filter_order`` and ``max_gap_fill_frames``.
+
+    Returns:
+        ``(points2d, weights, cutoff)``: the filtered points with the bridged ones filled, their
+        confidences (a bridged point takes its neighbours', interpolated), and the fixed
+        cut-off or, with ``"auto"``, the :class:`CutoffChoice` of each keypoint (cameras and
+        x/y pooled, so that every view of a keypoint is filtered alike).
+    """
+    gap = settings.max_gap_fill_frames
+    if gap > 0:
+        points2d, bridged = (
+            np.stack(a) for a in zip(*(fill_gaps(p, gap) for p in points2d), strict=True)
+        )
+        # a bridged detection is triangulated with its neighbours' confidence, interpolated
+        weights = np.stack(
+            [fill_gaps(np.where(w > 0, w, np.nan), gap, "linear")[0] for w in weights]
+        )
+        weights = np.nan_to_num(weights, nan=0.0)
+    else:
+        bridged = np.zeros(points2d.shape, dtype=bool)
+    if settings.filter_hz == "auto":
+        choice = auto_cutoff(
+            np.moveaxis(points2d, 0, 1),  # (F, C, K, 2)
+            fps,
+            auto_candidates(fps, settings.filter_auto_hz),
+            settings.filter_order,
+            groups=np.arange(points2d.shape[2])[None, :, None],
+            scored=~np.moveaxis(bridged, 0, 1),
+        )
+        cutoff: CutoffChoice | float = choice
+        per_column = choice.cutoff_hz[:, None]  # (K, 1)
+    else:
+        cutoff = per_column = float(settings.filter_hz)
+    filtered = np.stack(
+        [butterworth_lowpass(p, fps, per_column, settings.filter_order) for p in points2d]
+    )
+    return filtered, weights, cutoff
+
+
+def auto_candidates(fps: float, bounds_hz: tuple[float, float]) -> np.ndarray:
+    """The cut-offs ``--filter-hz auto`` tries: every 0.5 Hz within ``bounds_hz``, below the
+    band where the noise is measured (:data:`~opencapbench.geometry.filtering.NOISE_BAND`)."""
+    lo, hi = bounds_hz
+    cands = np.arange(lo, hi + 1e-9, 0.5)
+    cands = cands[cands < NOISE_BAND * fps / 2.0]
+    if cands.size == 0:
+        raise ValueError(
+            f"no automatic cut-off in {lo:g}-{hi:g} Hz lies below {NOISE_BAND * fps / 2:g} Hz at "
+            f"{fps:g} fps; give --filter-hz a number"
+        )
+    return cands
+
+
 def markers_from_keypoints(
     keypoints: list[Keypoints2D],
     cameras: list[Camera],
@@ -160,23 +254,9 @@ def markers_from_keypoints(
     pts, wts = zip(*(track_and_clean(kp, n_frames, settings) for kp in keypoints), strict=True)
     points2d = np.stack(pts)  # (C, F, K, 2)
     weights = np.stack(wts)  # (C, F, K)
-    if settings.filter_hz > 0:
-        filtered = [
-            gap_aware_lowpass(
-                p, fps, settings.filter_hz, settings.filter_order, settings.max_gap_fill_frames
-            )
-            for p in points2d
-        ]
-        points2d = np.stack([f[0] for f in filtered])
-        if settings.max_gap_fill_frames > 0:
-            # a bridged detection is triangulated with its neighbours' confidence, interpolated
-            weights = np.stack(
-                [
-                    fill_gaps(np.where(w > 0, w, np.nan), settings.max_gap_fill_frames, "linear")[0]
-                    for w in weights
-                ]
-            )
-            weights = np.nan_to_num(weights, nan=0.0)
+    cutoff = None
+    if settings.filter_hz != 0:
+        points2d, weights, cutoff = lowpass_keypoints(points2d, weights, fps, settings)
     points2d = np.stack(
         [undistort_points(p, cam) for p, cam in zip(points2d, cameras, strict=True)]
     )
@@ -209,4 +289,5 @@ def markers_from_keypoints(
         triangulation=tri,
         filled=filled.all(axis=-1) if filled.ndim == 3 else filled,
         camera_names=names,
+        cutoff=cutoff,
     )

@@ -4,11 +4,13 @@ The status files hold one entry per stage (``markers``, ``ik``, and ``sync`` / `
 those stages ran).  Every key is optional: a table is returned only for what was recorded, and
 the report says "not recorded" for the rest.  Keys read (all per trial):
 
-* ``markers``: ``cameras``, ``frames``, ``triangulated_fraction``, ``filled_fraction``,
-  ``median_reprojection_px``, ``excluded_camera_points``, ``excluded_per_camera``
+* ``markers``: ``cameras``, ``frames``, ``filter_hz``, ``triangulated_fraction``,
+  ``filled_fraction``, ``median_reprojection_px``, ``excluded_camera_points``, ``excluded_per_camera``
   ``{camera: n}``, ``most_excluded_keypoints`` ``{keypoint: n}``,
   ``median_reprojection_px_per_camera`` ``{camera: px}``,
-  ``median_reprojection_px_per_keypoint`` ``{keypoint: px}``;
+  ``median_reprojection_px_per_keypoint`` ``{keypoint: px}``, and with ``--filter-hz auto``
+  ``filter_hz_per_keypoint`` ``{keypoint: Hz}`` and ``noise_px_per_keypoint``
+  ``{keypoint: px}``;
 * ``ik``: ``marker_rms_m``, ``seconds``, ``marker_rms_per_marker_m`` ``{marker: m}``;
 * ``sync``: ``offsets_frames`` ``{camera: frames}``;
 * ``scale``: ``scale_factors`` ``{body: [sx, sy, sz]}``.
@@ -89,8 +91,11 @@ def diagnostics_tables(
 
     Returns (only the entries that have data), each indexed by (subject, trial) unless noted:
 
-    * ``markers``: cameras, frames, % of points triangulated / gap-filled, median reprojection
-      error (px), camera-point exclusions;
+    * ``markers``: cameras, frames, 2D cut-off (Hz; the median over keypoints with ``auto``),
+      % of points triangulated / gap-filled, median reprojection error (px), camera-point
+      exclusions;
+    * ``filter_per_keypoint`` / ``noise_per_keypoint``: with ``--filter-hz auto``, the cut-off
+      chosen for each keypoint (Hz) and its estimated 2D noise (px, the standard deviation);
     * ``reprojection_per_camera`` / ``reprojection_per_keypoint``: median px;
     * ``exclusions_per_camera``: points where a camera was excluded;
     * ``most_excluded_keypoints``: long table (subject, trial, keypoint, exclusions);
@@ -110,6 +115,7 @@ def diagnostics_tables(
             "subject": subject, "trial": trial,
             "cameras": ", ".join(map(str, cams)) if isinstance(cams, list) else "n/a",
             "frames": _number(m.get("frames")),
+            "filter_hz": _number(m.get("filter_hz")),
             "triangulated_%": 100.0 * _number(m.get("triangulated_fraction")),
             "gap_filled_%": 100.0 * _number(m.get("filled_fraction")),
             "median_reprojection_px": _number(m.get("median_reprojection_px")),
@@ -124,6 +130,8 @@ def diagnostics_tables(
         ("reprojection_per_camera", "median_reprojection_px_per_camera"),
         ("reprojection_per_keypoint", "median_reprojection_px_per_keypoint"),
         ("exclusions_per_camera", "excluded_per_camera"),
+        ("filter_per_keypoint", "filter_hz_per_keypoint"),
+        ("noise_per_keypoint", "noise_px_per_keypoint"),
     ):
         table = _wide(status, "markers", key)
         if table is not None:

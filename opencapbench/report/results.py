@@ -476,7 +476,8 @@ def _diagnostics(
     page.section("diag-reprojection", "Triangulation and reprojection error", level=3)
     if "markers" in diag:
         page.table("table-diag-markers", diag["markers"], digits=2,
-                   caption="Per trial: % of points (frames × keypoints) triangulated and "
+                   caption="Per trial: 2D low-pass cut-off (Hz; with --filter-hz auto the median "
+                   "over keypoints), % of points (frames × keypoints) triangulated and "
                    "gap-filled, median reprojection error (px), camera-point exclusions")  # fmt: skip
     else:
         page.missing("Triangulation diagnostics not recorded.")
@@ -488,6 +489,16 @@ def _diagnostics(
             page.table(f"table-diag-{name}", diag[name], digits=2, caption=caption)
         else:
             page.missing(f"{caption}: not recorded by this run.")
+
+    if "filter_per_keypoint" in diag:
+        page.section("diag-filter", "2D low-pass cut-off and keypoint noise", level=3)
+        page.table("table-diag-filter", diag["filter_per_keypoint"], digits=1,
+                   caption="Cut-off chosen for each keypoint by --filter-hz auto (Hz): the one of "
+                   "least estimated error, cameras pooled")  # fmt: skip
+    if "noise_per_keypoint" in diag:
+        page.table("table-diag-noise", diag["noise_per_keypoint"], digits=2,
+                   caption="Estimated 2D noise of each keypoint (px): the standard deviation of "
+                   "white jitter, measured above 0.8 × Nyquist")  # fmt: skip
 
     page.section("diag-exclusions", "Camera exclusions", level=3)
     if "exclusions_per_camera" in diag:

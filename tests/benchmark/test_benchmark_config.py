@@ -27,6 +27,13 @@ def test_toml_round_trip_keeps_every_setting(tmp_path: Path) -> None:
     over = BenchmarkConfig.from_toml(path, **{"markers.filter_hz": 9.0, "workers": 1})
     assert over.markers.filter_hz == 9.0 and over.workers == 1
     assert over.markers.reproj_threshold_px == 0.0 and over.ik_weights == {"r_knee": 5.0}
+    # the default automatic cut-off and its bounds travel as TOML too
+    auto = BenchmarkConfig(tmp_path / "d", tmp_path / "o",
+                           markers=MarkerSettings(filter_auto_hz=(4.0, 10.0)))  # fmt: skip
+    assert 'filter_hz = "auto"' in auto.to_toml() and "filter_auto_hz = [" in auto.to_toml()
+    path.write_text(auto.to_toml())
+    assert BenchmarkConfig.from_toml(path) == auto
+    assert BenchmarkConfig.from_toml(path, **{"markers.filter_hz": "12"}).markers.filter_hz == 12.0
 
 
 @pytest.mark.parametrize(
@@ -34,6 +41,8 @@ def test_toml_round_trip_keeps_every_setting(tmp_path: Path) -> None:
     [
         ('data_dir = "d"\nout_dir = "o"\nworkerz = 2\n', "workerz"),
         ('data_dir = "d"\nout_dir = "o"\n[markers]\nfilter_hz = -5\n', "markers.filter_hz"),
+        ('data_dir = "d"\nout_dir = "o"\n[markers]\nfilter_hz = "fast"\n', "'auto' or a cut-off"),
+        ('data_dir = "d"\nout_dir = "o"\n[markers]\nfilter_auto_hz = [12, 3]\n', "filter_auto_hz"),
         ('data_dir = "d"\nout_dir = "o"\n[markers]\nmin_confidence = 1.5\n', "min_confidence"),
         ('data_dir = "d"\nout_dir = "o"\nworkers = 0\n', "workers"),
         ('data_dir = "d"\nout_dir = "o"\ncameras = "Cam1"\n', "cameras"),
@@ -49,7 +58,13 @@ def test_bad_configuration_is_a_named_error(tmp_path: Path, text: str, needle: s
 
 
 @pytest.mark.parametrize(
-    "option", [["--workers", "0"], ["--min-confidence", "1.5"], ["--filter-hz", "-5"]]
+    "option",
+    [
+        ["--workers", "0"],
+        ["--min-confidence", "1.5"],
+        ["--filter-hz", "-5"],
+        ["--filter-hz", "fast"],
+    ],  # fmt: skip
 )
 def test_out_of_range_options_are_usage_errors(tmp_path: Path, option: list[str]) -> None:
     result = CliRunner().invoke(main, ["benchmark", str(tmp_path), *option])

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opencapbench.benchmark.config import BenchmarkConfig
+from opencapbench.benchmark.config import BenchmarkConfig, MarkerSettings
 from opencapbench.benchmark.metrics import OCB_DOFS
 from opencapbench.benchmark.runner import run_benchmark
 from opencapbench.io.keypoint_store import Keypoints2D
@@ -36,8 +36,17 @@ def _make(root: Path, max_offset: int) -> dict:
 
 
 def _rmse(root: Path, out: Path, sync: str):
+    # A fixed cut-off: the per-keypoint ``auto`` choice differs between the full synchronous
+    # trial and the synchronised one (a few frames shorter), which would blur what this test
+    # isolates.  At ``auto`` the knee differs by 0.21 deg: the synchronised trial's start is
+    # aligned to mocap in whole 10 ms samples by the scorer (docs/benchmark.md, sync).
     cfg = BenchmarkConfig(
-        data_dir=root, out_dir=out, keypoint_store=root / "keypoints", sync=sync, plots=False
+        data_dir=root,
+        out_dir=out,
+        keypoint_store=root / "keypoints",
+        sync=sync,
+        plots=False,
+        markers=MarkerSettings(filter_hz=12.0),
     )
     outcome = run_benchmark(cfg)
     assert outcome.failures.empty, outcome.failures.to_string()

@@ -109,7 +109,9 @@ def _write_status(out: Path, subject: str, trial: str, data: dict) -> None:
 def test_diagnostics_sections_show_what_the_status_files_recorded(tmp_path) -> None:
     out = tmp_path / "run"
     markers = {
-        "state": "done", "cameras": ["Cam0", "Cam2"], "frames": 120,
+        "state": "done", "cameras": ["Cam0", "Cam2"], "frames": 120, "filter_hz": 4.5,
+        "filter_hz_per_keypoint": {"r_knee": 4.5, "r_toe": 9.0},
+        "noise_px_per_keypoint": {"r_knee": 1.875, "r_toe": 2.25},
         "triangulated_fraction": 0.995, "filled_fraction": 0.005, "excluded_camera_points": 7,
         "excluded_per_camera": {"Cam0": 3, "Cam2": 4},
         "most_excluded_keypoints": {"r_knee": 5, "l_ankle": 2},
@@ -139,7 +141,7 @@ def test_diagnostics_sections_show_what_the_status_files_recorded(tmp_path) -> N
     page = Page((out / "results" / "report.html").read_text())
 
     for section in ("summary", "settings", "tables", "figures", "diagnostics", "diag-reprojection",
-                    "diag-exclusions", "diag-ik", "diag-sync", "diag-scale", "diag-coverage",
+                    "diag-filter", "diag-exclusions", "diag-ik", "diag-sync", "diag-scale", "diag-coverage",
                     "failures", "warnings", "curves"):  # fmt: skip
         assert page.ids.get(section) == "section", section
     assert tomllib.loads(page.pre["config-toml"]) == {"markers": {"filter_hz": 12.0}}
@@ -150,6 +152,7 @@ def test_diagnostics_sections_show_what_the_status_files_recorded(tmp_path) -> N
         "walking1",
         "Cam0, Cam2",
         "120",
+        "4.50",
         "99.50",
         "0.50",
         "1.25",
@@ -159,6 +162,8 @@ def test_diagnostics_sections_show_what_the_status_files_recorded(tmp_path) -> N
     cam = page.table("table-diag-reprojection_per_camera")
     assert cam[["Cam0", "Cam2"]].iloc[0].tolist() == ["1.50", "0.75"]
     assert page.table("table-diag-reprojection_per_keypoint")["r_knee"].tolist() == ["2.50"]
+    assert page.table("table-diag-filter")[["r_knee", "r_toe"]].iloc[0].tolist() == ["4.5", "9.0"]
+    assert page.table("table-diag-noise")[["r_knee", "r_toe"]].iloc[0].tolist() == ["1.88", "2.25"]
     assert page.table("table-diag-exclusions")[["Cam0", "Cam2"]].iloc[0].tolist() == ["3", "4"]
     kp = page.table("table-diag-excluded-keypoints")
     assert kp[["keypoint", "exclusions"]].values.tolist() == [["r_knee", "5"], ["l_ankle", "2"]]
@@ -182,6 +187,7 @@ def test_no_sync_or_scale_section_without_those_stages(tmp_path) -> None:
     write_results(tmp_path, per_trial, None, {}, None, RunInfo("r", n_trials=1), plots=False)
     page = Page((tmp_path / "report.html").read_text())
     assert "diag-sync" not in page.ids and "diag-scale" not in page.ids
+    assert "diag-filter" not in page.ids
     assert "diag-coverage" in page.ids and "table-diag-coverage" not in page.ids
     assert "Configuration not recorded." in (tmp_path / "report.html").read_text()
 
@@ -244,6 +250,13 @@ def test_report_html_of_a_benchmark_run_holds_every_table_and_figure(benchmark_r
     ]
     ik = page.table("table-diag-ik")
     assert ik["marker_rms_mm"].tolist() == [f"{1000 * status['ik']['info']['marker_rms_m']:.1f}"]
+    # the default automatic cut-off: one per keypoint within 3-12 Hz, and the 2D noise it
+    # measured, which on these keypoints (1 px Gaussian noise) must be about 1 px
+    cutoffs = page.table("table-diag-filter").iloc[0, 2:].astype(float)
+    assert cutoffs.between(3.0, 12.0).all() and len(cutoffs) == 52
+    assert float(markers["filter_hz"].iloc[0]) == np.median(cutoffs)
+    noise = page.table("table-diag-noise").iloc[0, 2:].astype(float)
+    assert 0.85 < noise.median() < 1.1, noise.describe()
 
     # the settings are the resolved configuration as TOML
     config = tomllib.loads(page.pre["config-toml"])
