@@ -76,8 +76,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="keep outputs in this folder")
     parser.add_argument(
         "--same-settings", action="store_true",
-        help="run this tree as the baseline ran (--gap-fill 0 --sync none), so the tables must be "
-        "identical and only the speed differs",
+        help="run this tree as the baseline ran (--filter-hz 12 --gap-fill 0 --sync none), so the "
+        "tables must be identical and only the speed differs",
     )  # fmt: skip
     args = parser.parse_args()
 
@@ -132,7 +132,7 @@ def main() -> None:
                     "--workers",
                     str(args.workers),
                     *(
-                        ["--gap-fill", "0", "--sync", "none"]
+                        ["--filter-hz", "12", "--gap-fill", "0", "--sync", "none"]
                         if args.same_settings and tree == REPO
                         else []
                     ),

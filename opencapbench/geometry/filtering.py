@@ -8,6 +8,7 @@ together in one vectorised call.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -70,7 +71,7 @@ def butterworth_lowpass(
     OpenCap).  Each contiguous run of finite samples of each column is filtered on its own;
     runs not longer than the filter's edge padding (``3 · (2·sections + 1)`` samples, 9 for
     order 4) are returned unchanged, and NaN samples stay NaN.  Runs are filtered in batches
-    (:func:`_filtfilt_runs`), with the same result as one ``sosfiltfilt`` call per run.
+    (:class:`_RunBatches`), with the same result as one ``sosfiltfilt`` call per run.
 
     With ``max_gap_frames > 0`` the filter is gap-aware: internal gaps up to that many frames
     are first filled (:func:`fill_gaps`, PCHIP), so the runs on both sides of a short gap are
@@ -135,7 +136,7 @@ def gap_aware_lowpass(
     for hz in np.unique(cut):
         sos, padlen = _butter(fps, float(hz), order)
         keep = (stops - starts > padlen) & (cut[columns] == hz)
-        _filtfilt_runs(sos, padlen, flat, out, starts[keep], stops[keep], columns[keep])
+        _RunBatches(flat, starts[keep], stops[keep], columns[keep], padlen).filter(sos, out)
     return out.reshape(a.shape), filled
 
 
@@ -214,73 +215,103 @@ def auto_cutoff(
         col_group = np.broadcast_to(np.asarray(groups, dtype=np.intp), a.shape[1:]).reshape(-1)
     n_groups = int(col_group.max()) + 1 if n_cols else 0
 
-    sos, padlen = _butter(fps, noise_hz, order)
-    finite = np.isfinite(flat)
-    starts, stops, columns = _column_runs(finite)
-    long = stops - starts > padlen
-    edges = np.zeros((n_frames + 1, n_cols), dtype=np.int32)
-    np.add.at(edges, (starts[long], columns[long]), 1)
-    np.add.at(edges, (stops[long], columns[long]), -1)
-    counted = np.cumsum(edges[:-1], axis=0) > 0
+    padlen = _butter(fps, noise_hz, order)[1]  # the same for every cut-off of this order
+    keep = np.ones(flat.shape, dtype=bool)
     if scored is not None:
-        counted &= np.broadcast_to(scored, a.shape).reshape(flat.shape)
-    n = np.bincount(col_group, weights=counted.sum(axis=0), minlength=n_groups)
+        keep = np.broadcast_to(scored, a.shape).reshape(flat.shape)
+    # the risk is scored on x as it will be filtered; the noise on the unbridged samples only,
+    # where it is white (a bridged sample interpolates its neighbours' noise)
+    runs = _scored_runs(flat, keep, padlen)
+    noise_x = np.where(keep, flat, np.nan)
+    noise_runs = _scored_runs(noise_x, keep, padlen)
+    n = np.bincount(col_group, weights=runs.counted.sum(axis=0), minlength=n_groups)
 
-    lengths = stops - starts
+    def squared_residual(x: np.ndarray, r: _Runs, hz: float) -> np.ndarray:
+        filtered = x.copy()
+        r.batches.filter(_butter(fps, hz, order)[0], filtered)
+        res = np.where(r.counted, x - filtered, 0.0)
+        return np.bincount(col_group, weights=(res * res).sum(axis=0), minlength=n_groups)
 
-    def squared_residual(hz: float) -> np.ndarray:
-        filtered, _ = gap_aware_lowpass(flat, fps, hz, order)
-        r = np.where(counted, flat - filtered, 0.0)
-        return np.bincount(col_group, weights=(r * r).sum(axis=0), minlength=n_groups)
-
-    def noise_terms(hz: float) -> tuple[np.ndarray, np.ndarray]:
+    def noise_terms(r: _Runs, hz: float) -> tuple[np.ndarray, np.ndarray]:
         """Per group, over the counted samples: the sum of the filter matrix's diagonal (the
         share of each sample's own noise it keeps) and of the squared rows of I - A (the
         noise its residual keeps), exact for each run length."""
-        sections, pad = _butter(fps, hz, order)
         kept, removed = np.zeros(n_groups), np.zeros(n_groups)
-        for length in np.unique(lengths[long]):
-            sel = np.flatnonzero(long & (lengths == length))
-            diag, rows = _run_noise_gains(sections, pad, int(length), fps / hz)
-            w = counted[starts[sel, None] + np.arange(length), columns[sel, None]]  # (R, L)
-            g = col_group[columns[sel]]
+        lengths = r.stops - r.starts
+        for length in np.unique(lengths):
+            sel = np.flatnonzero(lengths == length)
+            diag, rows = _run_noise_gains(float(fps), float(hz), order, int(length))
+            w = r.counted[r.starts[sel, None] + np.arange(length), r.columns[sel, None]]  # (R, L)
+            g = col_group[r.columns[sel]]
             kept += np.bincount(g, weights=w @ diag, minlength=n_groups)
             removed += np.bincount(g, weights=w @ rows, minlength=n_groups)
         return kept, removed
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        variance = squared_residual(noise_hz) / noise_terms(noise_hz)[1]
+        variance = (
+            squared_residual(noise_x, noise_runs, noise_hz) / noise_terms(noise_runs, noise_hz)[1]
+        )
         risk = np.stack(
-            [(squared_residual(hz) + variance * (2.0 * noise_terms(hz)[0] - n)) / n for hz in cands]
+            [
+                (squared_residual(flat, runs, hz) + variance * (2.0 * noise_terms(runs, hz)[0] - n))
+                / n
+                for hz in cands
+            ]
         )
     best = np.where(n > 0, cands[np.argmin(np.nan_to_num(risk, nan=np.inf), axis=0)], cands[-1])
     return CutoffChoice(best, np.sqrt(variance), risk, cands)
 
 
+class _Runs(NamedTuple):
+    """The runs of a (T, M) array long enough to filter (``starts``, ``stops``, ``columns``,
+    each (R,)), the (T, M) mask of their samples that count, and their filter batches."""
+
+    starts: np.ndarray
+    stops: np.ndarray
+    columns: np.ndarray
+    counted: np.ndarray
+    batches: _RunBatches
+
+
+def _scored_runs(x: np.ndarray, scored: np.ndarray, padlen: int) -> _Runs:
+    """:class:`_Runs` of the finite samples of (T, M) ``x``: runs longer than ``padlen``."""
+    finite = np.isfinite(x)
+    starts, stops, columns = _column_runs(finite)
+    long = stops - starts > padlen
+    starts, stops, columns = starts[long], stops[long], columns[long]
+    edges = np.zeros((finite.shape[0] + 1, finite.shape[1]), dtype=np.int32)
+    np.add.at(edges, (starts, columns), 1)
+    np.add.at(edges, (stops, columns), -1)
+    counted = (np.cumsum(edges[:-1], axis=0) > 0) & scored
+    return _Runs(starts, stops, columns, counted, _RunBatches(x, starts, stops, columns, padlen))
+
+
+@functools.lru_cache(maxsize=4096)
 def _run_noise_gains(
-    sos: np.ndarray, padlen: int, length: int, period: float
+    fps: float, cutoff_hz: float, order: int, length: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """For the zero-phase filter as an (L, L) matrix ``A`` on one run of ``length`` samples:
-    ``A[i, i]`` and ``sum_j (I - A)[i, j]²`` for each position ``i``.
+    ``A[i, i]`` and ``sum_j (I - A)[i, j]²`` for each position ``i`` (read-only, cached: the
+    same run lengths recur from trial to trial).
 
     Both differ from their values inside a long run only near the run's ends, where the
     filter's edge extension pins the output to the data; runs longer than the margin on both
-    sides (8 periods of the cut-off, ``period`` in samples) take the middle value in between,
-    so the cost is bounded by the cut-off, not the run length.
+    sides (8 periods of the cut-off) take the middle value in between, so the cost is bounded
+    by the cut-off, not the run length.
     """
     from scipy.signal import sosfiltfilt
 
-    margin = int(np.ceil(8 * period)) + padlen
+    sos, padlen = _butter(fps, cutoff_hz, order)
+    margin = int(np.ceil(8 * fps / cutoff_hz)) + padlen
     n = min(length, 2 * margin + 1)
     a = sosfiltfilt(sos, np.eye(n), axis=0, padlen=padlen)  # column j: response to sample j
     diag, rows = np.diag(a).copy(), ((np.eye(n) - a) ** 2).sum(axis=1)
-    if n == length:
-        return diag, rows
-    middle = np.full(length - 2 * margin, 0.0)
-    return (
-        np.concatenate([diag[:margin], middle + diag[margin], diag[-margin:]]),
-        np.concatenate([rows[:margin], middle + rows[margin], rows[-margin:]]),
-    )
+    if n < length:
+        middle = np.full(length - 2 * margin, 0.0)
+        diag = np.concatenate([diag[:margin], middle + diag[margin], diag[-margin:]])
+        rows = np.concatenate([rows[:margin], middle + rows[margin], rows[-margin:]])
+    diag.flags.writeable = rows.flags.writeable = False
+    return diag, rows
 
 
 def _butter(fps: float, cutoff_hz: float, order: int) -> tuple[np.ndarray, int]:
@@ -300,59 +331,69 @@ def _butter(fps: float, cutoff_hz: float, order: int) -> tuple[np.ndarray, int]:
     return sos, 3 * (2 * len(sos) + 1)
 
 
-def _filtfilt_runs(
-    sos: np.ndarray,
-    padlen: int,
-    x: np.ndarray,
-    out: np.ndarray,
-    starts: np.ndarray,
-    stops: np.ndarray,
-    columns: np.ndarray,
-) -> None:
+class _RunBatches:
     """``sosfiltfilt(sos, run, padlen=padlen)`` of every run ``x[starts[r]:stops[r],
-    columns[r]]`` into ``out``, runs of any length batched into a few ``sosfilt`` calls.
+    columns[r]]``, runs of any length batched into a few ``sosfilt`` calls.
 
     scipy's algorithm, row by row: odd extension by ``padlen``, a forward pass from the steady
     state of the first sample, a backward pass from that of the last.  The passes are causal,
     so a run can sit left-aligned in a longer zero-padded row without changing its samples:
     one (runs, longest) array per length class is filtered along its rows, and each row
     computes exactly what ``sosfiltfilt`` computes on the run alone (the same operations in the
-    same order), at about ten calls per array instead of one per distinct run length.
+    same order), at about ten calls per array instead of one per distinct run length.  The
+    extended arrays and index maps depend on the runs and ``padlen`` only, so they are built
+    once and :meth:`filter` can be called for several cut-offs of one order.
     """
-    from scipy.signal import sosfilt, sosfilt_zi
 
-    if starts.size == 0:
-        return
-    zi = sosfilt_zi(sos)[:, None, :]  # (sections, 1, 2), scaled per row below
-    ext_len = stops - starts + 2 * padlen
-    # length classes (powers of two): padding wastes at most half of each array
-    klass = np.floor(np.log2(ext_len)).astype(int)
-    for k in np.unique(klass):
-        sel = np.flatnonzero(klass == k)
-        s, n, c = starts[sel, None], (stops - starts)[sel, None], columns[sel, None]
-        e = ext_len[sel, None]
-        j = np.arange(int(e.max()))[None, :]  # (1, E) position in the extended row
-        i = j - padlen  # index into the run
-        inside = j < e
-        mirror = np.where(i < 0, -i, np.where(i >= n, 2 * (n - 1) - i, i))
-        mirror = np.where(inside, mirror, 0)
-        val = x[s + mirror, c]
-        first, last = x[s[:, 0], c[:, 0]][:, None], x[s[:, 0] + n[:, 0] - 1, c[:, 0]][:, None]
-        ext = np.where(i < 0, 2.0 * first - val, np.where(i >= n, 2.0 * last - val, val))
-        ext = np.where(inside, ext, 0.0)
-        y, _ = sosfilt(sos, ext, axis=-1, zi=zi * ext[:, 0][None, :, None])
-        # backward pass: each row's forward output reversed, again left-aligned
-        back = np.where(inside, e - 1 - j, 0)
-        rows = np.arange(sel.size)[:, None]
-        y = np.where(inside, y[rows, back], 0.0)
-        y, _ = sosfilt(sos, y, axis=-1, zi=zi * y[:, 0][None, :, None])
-        # run sample t sits at extended position padlen + t, reversed position e - 1 - padlen - t
-        t = np.arange(int(n.max()))[None, :]
-        ok = t < n
-        src = np.where(ok, e - 1 - padlen - t, 0)
-        res = y[rows, src]
-        r_idx, t_idx = np.nonzero(ok)
-        out[s[r_idx, 0] + t_idx, c[r_idx, 0]] = res[r_idx, t_idx]
+    def __init__(
+        self,
+        x: np.ndarray,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        columns: np.ndarray,
+        padlen: int,
+    ) -> None:
+        self.padlen = padlen
+        #: per length class: extended rows (R, E), 1.0 inside a row's extension (R, E), the
+        #: flat reversal map (R, E), the flat source of each run sample, its (row, column)
+        self.classes: list[tuple[np.ndarray, ...]] = []
+        ext_len = stops - starts + 2 * padlen
+        # length classes (powers of two): padding wastes at most half of each array
+        klass = np.floor(np.log2(np.maximum(ext_len, 1))).astype(int)
+        for k in np.unique(klass):
+            sel = np.flatnonzero(klass == k)
+            s, n, c = starts[sel, None], (stops - starts)[sel, None], columns[sel, None]
+            e = ext_len[sel, None]
+            j = np.arange(int(e.max()))[None, :]  # (1, E) position in the extended row
+            i = j - padlen  # index into the run
+            inside = j < e
+            mirror = np.where(i < 0, -i, np.where(i >= n, 2 * (n - 1) - i, i))
+            mirror = np.where(inside, mirror, 0)
+            val = x[s + mirror, c]
+            first, last = x[s[:, 0], c[:, 0]][:, None], x[s[:, 0] + n[:, 0] - 1, c[:, 0]][:, None]
+            ext = np.where(i < 0, 2.0 * first - val, np.where(i >= n, 2.0 * last - val, val))
+            ext = np.where(inside, ext, 0.0)
+            width = ext.shape[1]
+            rows = np.arange(sel.size)[:, None]
+            # each row reversed, again left-aligned (flat indices into the (R, E) array)
+            back = rows * width + np.where(inside, e - 1 - j, 0)
+            # run sample t sits at extended position padlen + t, reversed e - 1 - padlen - t
+            t = np.arange(int(n.max()))[None, :]
+            r_idx, t_idx = np.nonzero(t < n)
+            src = r_idx * width + (e[r_idx, 0] - 1 - padlen - t_idx)
+            dest = (s[r_idx, 0] + t_idx, c[r_idx, 0])
+            self.classes.append((ext, inside.astype(np.float64), back, src, *dest))
+
+    def filter(self, sos: np.ndarray, out: np.ndarray) -> None:
+        """Write the filtered runs into ``out`` (the array the runs index)."""
+        from scipy.signal import sosfilt, sosfilt_zi
+
+        zi = sosfilt_zi(sos)[:, None, :]  # (sections, 1, 2), scaled per row below
+        for ext, inside, back, src, dest_t, dest_c in self.classes:
+            y, _ = sosfilt(sos, ext, axis=-1, zi=zi * ext[:, 0][None, :, None])
+            y = np.take(y, back) * inside  # the padding is zero (or -0.0), never read back
+            y, _ = sosfilt(sos, y, axis=-1, zi=zi * y[:, 0][None, :, None])
+            out[dest_t, dest_c] = np.take(y, src)
 
 
 def fill_gaps(
