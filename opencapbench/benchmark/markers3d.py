@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from opencapbench.benchmark.config import MarkerSettings
-from opencapbench.benchmark.errors import InconsistentKeypointsError, TriangulationFailedError
+from opencapbench.benchmark.errors import (
+    BenchmarkInputError,
+    InconsistentKeypointsError,
+    TriangulationFailedError,
+)
 from opencapbench.camera import Camera
 from opencapbench.geometry.filtering import (
     NOISE_BAND,
@@ -219,7 +223,7 @@ def auto_candidates(fps: float, bounds_hz: tuple[float, float]) -> np.ndarray:
     cands = np.arange(lo, hi + 1e-9, 0.5)
     cands = cands[cands < NOISE_BAND * fps / 2.0]
     if cands.size == 0:
-        raise ValueError(
+        raise BenchmarkInputError(
             f"no automatic cut-off in {lo:g}-{hi:g} Hz lies below {NOISE_BAND * fps / 2:g} Hz at "
             f"{fps:g} fps; give --filter-hz a number"
         )

@@ -294,3 +294,35 @@ def test_auto_cutoff_per_group_and_per_column_filtering() -> None:
 
     with pytest.raises(ValueError, match="candidate cut-offs must lie in"):
         auto_cutoff(noisy, fps, [3.0, 24.0])
+
+
+def test_lowpass_keypoints_chooses_per_keypoint_over_all_cameras() -> None:
+    """The benchmark's 2D low-pass of a trial: one cut-off per keypoint for every camera (the
+    noisier keypoint lower), bridged points filled with interpolated confidence, the noise
+    recorded; a frame rate too low for any automatic cut-off is a named error."""
+    from opencapbench.benchmark.config import MarkerSettings
+    from opencapbench.benchmark.errors import BenchmarkInputError
+    from opencapbench.benchmark.markers3d import lowpass_keypoints
+    from opencapbench.geometry.filtering import CutoffChoice
+
+    n_cams, fps = 3, 60.0
+    sigma = np.tile(np.repeat([0.5, 3.0], 2), n_cams)  # keypoint 0: 0.5 px, keypoint 1: 3 px
+    clean, noisy = _smooth_and_noisy(sigma, n_frames=480, seed=4)
+    points = np.moveaxis(noisy.reshape(480, n_cams, 2, 2), 1, 0).copy()  # (C, F, K=2, 2)
+    weights = np.full(points.shape[:3], 0.9)
+    points[1, 200:203, 0] = np.nan  # a 3-frame gap, bridged
+    weights[1, 200:203, 0] = 0.0
+    filtered, w, cutoff = lowpass_keypoints(points, weights, fps, MarkerSettings())
+    assert isinstance(cutoff, CutoffChoice)
+    np.testing.assert_allclose(cutoff.noise, [0.5, 3.0], rtol=0.1)
+    assert cutoff.cutoff_hz[1] < cutoff.cutoff_hz[0]
+    assert np.isfinite(filtered[1, 200:203, 0]).all() and np.allclose(w[1, 200:203, 0], 0.9)
+    truth = np.moveaxis(clean.reshape(480, n_cams, 2, 2), 1, 0)
+    assert np.mean((filtered - truth) ** 2) < 0.5 * np.mean(
+        (points - truth)[np.isfinite(points)] ** 2
+    )
+
+    fixed = lowpass_keypoints(points, weights, fps, MarkerSettings(filter_hz=12.0))
+    assert fixed[2] == 12.0
+    with pytest.raises(BenchmarkInputError, match="give --filter-hz a number"):
+        lowpass_keypoints(points, weights, 6.0, MarkerSettings())
