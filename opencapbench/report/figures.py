@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -39,9 +40,11 @@ __all__ = [
     "plot_trial_curves",
     "plot_dof_errors",
     "plot_bland_altman",
+    "plot_keypoint_noise",
     "trial_curves_figure",
     "dof_errors_figure",
     "bland_altman_figure",
+    "keypoint_noise_figure",
 ]
 
 #: formats of the summary figures (the PNG at ``SUMMARY_DPI``)
@@ -525,3 +528,54 @@ def bland_altman_figure(pairs: pd.DataFrame, title: str, dofs: Sequence[str] = O
     stats_df = pd.DataFrame(rows).set_index("dof")
     stats_df["n"] = stats_df["n"].astype(np.int64)
     return fig, stats_df
+
+
+def plot_keypoint_noise(
+    cutoff_hz: pd.DataFrame,
+    noise_px: pd.DataFrame,
+    out_stem: str | os.PathLike,
+    title: str,
+    formats: Sequence[str] = SUMMARY_FORMATS,
+) -> list[Path]:
+    """Write :func:`keypoint_noise_figure` as ``<out_stem>.<format>`` for each of ``formats``."""
+    return _save_summary(keypoint_noise_figure(cutoff_hz, noise_px, title), Path(out_stem), formats)
+
+
+def keypoint_noise_figure(cutoff_hz: pd.DataFrame, noise_px: pd.DataFrame, title: str):
+    """The 2D noise ``--filter-hz auto`` measured on each keypoint, and the cut-off it chose.
+
+    Args:
+        cutoff_hz: trials × keypoints, Hz (the diagnostics table ``filter_per_keypoint``).
+        noise_px: trials × keypoints, px (``noise_per_keypoint``; standard deviation).
+        title: the figure's title (run, camera set-up, number of trials).
+
+    Keypoints in the tables' order along x; a dot is the median over trials, the bar the range.
+    """
+    names = list(dict.fromkeys([*noise_px.columns, *cutoff_hz.columns]))
+    fig = _figure(max(8.0, 0.2 * len(names) + 2.0), 6.2)
+    h = fig.get_figheight()
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=1.1 / h, top=1.0 - 0.55 / h, hspace=0.1)
+    x = np.arange(len(names))
+    panels = (
+        (noise_px, "2D noise (px, SD)", ACCENT),
+        (cutoff_hz, "cut-off chosen (Hz)", RIGHT),
+    )
+    for row, (table, label, colour) in enumerate(panels):
+        ax = fig.add_subplot(2, 1, row + 1)
+        values = table.reindex(columns=names).to_numpy(dtype=float)
+        with warnings.catch_warnings():  # a keypoint no trial measured is an all-NaN column
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mid, lo, hi = (f(values, axis=0) for f in (np.nanmedian, np.nanmin, np.nanmax))
+        ok = np.isfinite(mid)
+        ax.vlines(x[ok], lo[ok], hi[ok], color=colour, alpha=0.45, lw=3)
+        ax.scatter(x[ok], mid[ok], s=16, color=colour, zorder=3, linewidths=0)
+        ax.set_ylabel(label, fontsize=9)
+        ax.set_ylim(bottom=0)
+        ax.set_xlim(-0.7, len(names) - 0.3)
+        ax.grid(axis="y", alpha=0.25)
+        ax.tick_params(labelsize=8)
+        ax.set_xticks(x)
+        ax.set_xticklabels(names if row == 1 else [], rotation=90, fontsize=7)
+    fig.suptitle(f"{title}: median over trials (dot) and range (bar)", fontsize=11,
+                 y=1.0 - 0.12 / h, va="top")  # fmt: skip
+    return fig

@@ -28,6 +28,7 @@ from opencapbench.report.figures import (
     SUMMARY_FORMATS,
     plot_bland_altman,
     plot_dof_errors,
+    plot_keypoint_noise,
     plot_trial,
     trial_figure_paths,
 )
@@ -272,6 +273,14 @@ def write_results(
                        formats=g)
                 for g in reversed(groups)
             ]  # fmt: skip
+        if "filter_per_keypoint" in diag and "noise_per_keypoint" in diag:
+            title = run.title("2D keypoint noise and cut-off (--filter-hz auto)", used)
+            jobs["keypoint_noise"] = [
+                submit(plot_keypoint_noise, diag["filter_per_keypoint"],
+                       diag["noise_per_keypoint"], out / "plots" / "keypoint_noise", title,
+                       formats=g)
+                for g in reversed(groups)
+            ]  # fmt: skip
 
     # ---- tables
     if not per_trial.empty:
@@ -303,7 +312,7 @@ def write_results(
     # ---- figures
     figures: dict[str, list[Path]] = {}
     ba_stats = None
-    for name in ("dof_errors", "bland_altman"):
+    for name in ("dof_errors", "bland_altman", "keypoint_noise"):
         if name not in jobs:
             continue
         results = [job.result() for job in jobs[name]]
@@ -424,6 +433,10 @@ def _html(
         "bland_altman": "Bland–Altman per DOF: video − mocap against their mean, every frame of "
         "every trial after the time shift; solid line: bias, dashed lines: 95 % limits of "
         "agreement (bias ± 1.96 SD of the frame differences).",
+        "keypoint_noise": "2D noise of each keypoint (standard deviation of the white jitter, "
+        "measured above 0.8 × Nyquist, cameras pooled) and the low-pass cut-off --filter-hz "
+        "auto chose for it: median over trials (dot) and range (bar). Tables under "
+        "Diagnostics.",
     }
     for name, paths in figures.items():
         png = next(p for p in paths if p.suffix == ".png")

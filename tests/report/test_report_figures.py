@@ -20,6 +20,7 @@ from opencapbench.report.figures import (
     SINGLE,
     bland_altman_figure,
     dof_errors_figure,
+    keypoint_noise_figure,
     plot_dof_errors,
     plot_trial_curves,
     trial_curves_figure,
@@ -206,3 +207,26 @@ def test_bland_altman_figure_bias_and_limits() -> None:
         )  # fmt: skip
         np.testing.assert_allclose(levels, expected)
         assert ax.get_ylabel() in ("", "video − mocap (°)")
+
+
+def test_keypoint_noise_figure_medians_and_ranges_per_keypoint() -> None:
+    """One dot per keypoint at the median over trials, a bar over the range; a keypoint no
+    trial measured is left out, not drawn at 0."""
+    index = pd.MultiIndex.from_tuples([("s1", "walking1"), ("s1", "squats1"), ("s2", "STS1")])
+    noise = pd.DataFrame({"nose": [1.0, 2.0, 4.0], "r_toe": [3.0, 3.5, 2.5],
+                          "l_toe": [np.nan] * 3}, index=index)  # fmt: skip
+    cutoff = pd.DataFrame({"nose": [3.0, 3.5, 6.0], "r_toe": [12.0, 9.0, 10.0],
+                           "l_toe": [np.nan] * 3}, index=index)  # fmt: skip
+    fig = keypoint_noise_figure(cutoff, noise, "run X")
+    fig.canvas.draw()
+    top, bottom = fig.axes
+    for ax, table in ((top, noise), (bottom, cutoff)):
+        dots = ax.collections[-1].get_offsets()
+        np.testing.assert_allclose(
+            dots, [[0, table["nose"].median()], [1, table["r_toe"].median()]]
+        )
+        bars = ax.collections[0].get_segments()
+        np.testing.assert_allclose([b[:, 1] for b in bars],
+                                   [[table["nose"].min(), table["nose"].max()],
+                                    [table["r_toe"].min(), table["r_toe"].max()]])  # fmt: skip
+    assert [t.get_text() for t in bottom.get_xticklabels()] == ["nose", "r_toe", "l_toe"]

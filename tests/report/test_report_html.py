@@ -227,10 +227,11 @@ def test_report_html_of_a_benchmark_run_holds_every_table_and_figure(benchmark_r
 
     # every figure embedded as PNG, the summary figures also as SVG and PDF beside the page
     figures = {img["figure"]: _image_bytes(img) for img in page.images}
-    assert set(figures) == {"figure-dof_errors", "figure-bland_altman", "curves-subject1-walking1",
+    assert set(figures) == {"figure-dof_errors", "figure-bland_altman", "figure-keypoint_noise",
+                            "curves-subject1-walking1",
                             "curves-subject1-walking1-subject1_walking1_normalised"}  # fmt: skip
     assert all(data.startswith(PNG) for data in figures.values())
-    for name in ("dof_errors", "bland_altman"):
+    for name in ("dof_errors", "bland_altman", "keypoint_noise"):
         for suffix in ("png", "svg", "pdf"):
             assert f"plots/{name}.{suffix}" in page.links
             assert (results / "plots" / f"{name}.{suffix}").stat().st_size > 0
