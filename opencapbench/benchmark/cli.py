@@ -25,6 +25,7 @@ from opencapbench.benchmark.config import (
 from opencapbench.benchmark.shard import SHARD_HELP, ShardParam
 
 _MARKERS = MarkerSettings()
+_DEFAULTS = BenchmarkConfig(".", ".")
 
 
 class _CutoffParam(click.ParamType):
@@ -38,8 +39,6 @@ class _CutoffParam(click.ParamType):
         except ConfigError as err:
             self.fail(str(err), param, ctx)
 
-
-_DEFAULTS = BenchmarkConfig(".", ".")
 
 #: option name → configuration key (dotted for nested settings), for options that differ
 _CONFIG_KEYS = {

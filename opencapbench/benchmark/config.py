@@ -299,20 +299,18 @@ class BenchmarkConfig:
 
 def parse_cutoff(value: Any, name: str = "filter_hz") -> float | str:
     """A cut-off setting as the run uses it: ``"auto"`` or a float >= 0 (0: no filter)."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text == "auto":
-            return "auto"
-        try:
-            value = float(text)
-        except ValueError:
-            raise ConfigError(
-                f"{name} must be 'auto' or a cut-off in Hz (0: no filter), got {value!r}"
-            ) from None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{name} must be 'auto' or a cut-off in Hz (0: no filter), got {value!r}")
-    _check_range(name, value, 0.0, None)
-    return float(value)
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        hz = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{name} must be 'auto' or a cut-off in Hz (0: no filter), got {value!r}"
+        ) from None
+    _check_range(name, hz, 0.0, None)
+    return hz
 
 
 def _check_range(name: str, value: float, lo: float | None, hi: float | None) -> None:

@@ -181,9 +181,10 @@ def auto_cutoff(
     where ``2 σ² · mean(G_f)`` is the noise the filter keeps (``G_f``: the diagonal of the
     filter as a matrix, computed per run length, so the run ends, where the filter passes more
     noise, are counted exactly).  σ² comes from the residual at ``NOISE_BAND`` · Nyquist, above
-    the band of human movement, divided by the share of white noise that residual keeps.  Noise correlated in time (slow drift) looks
-    like signal, so it raises the chosen cut-off rather than lowering it.  This is the
-    quantity Winter's residual analysis reads off a plot, minimised instead of intersected.
+    the band of human movement, divided by the share of white noise that residual keeps.
+    Noise correlated in time (slow drift) looks like signal, so it raises the chosen cut-off
+    rather than lowering it.  This is the quantity Winter's residual analysis reads off a
+    plot, minimised instead of intersected.
 
     Args:
         x: (T, ...) samples, time on axis 0, NaN = missing; runs are filtered as in
@@ -353,7 +354,6 @@ class _RunBatches:
         columns: np.ndarray,
         padlen: int,
     ) -> None:
-        self.padlen = padlen
         #: per length class: extended rows (R, E), 1.0 inside a row's extension (R, E), the
         #: flat reversal map (R, E), the flat source of each run sample, its (row, column)
         self.classes: list[tuple[np.ndarray, ...]] = []

@@ -5,8 +5,8 @@ those stages ran).  Every key is optional: a table is returned only for what was
 the report says "not recorded" for the rest.  Keys read (all per trial):
 
 * ``markers``: ``cameras``, ``frames``, ``filter_hz``, ``triangulated_fraction``,
-  ``filled_fraction``, ``median_reprojection_px``, ``excluded_camera_points``, ``excluded_per_camera``
-  ``{camera: n}``, ``most_excluded_keypoints`` ``{keypoint: n}``,
+  ``filled_fraction``, ``median_reprojection_px``, ``excluded_camera_points``,
+  ``excluded_per_camera`` ``{camera: n}``, ``most_excluded_keypoints`` ``{keypoint: n}``,
   ``median_reprojection_px_per_camera`` ``{camera: px}``,
   ``median_reprojection_px_per_keypoint`` ``{keypoint: px}``, and with ``--filter-hz auto``
   ``filter_hz_per_keypoint`` ``{keypoint: Hz}`` and ``noise_px_per_keypoint``

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from opencapbench.benchmark.metrics import OCB_DOFS, aggregate, aligned_pairs
+from opencapbench.geometry.filtering import NOISE_BAND
 from opencapbench.io.atomic import atomic_write
 from opencapbench.parallel import run_now
 from opencapbench.report.diagnostics import cameras_used, diagnostics_tables, read_status
@@ -259,28 +260,25 @@ def write_results(
         submit = executor.submit if executor is not None else run_now
         # in an executor each format is its own job; here one drawing serves every format
         groups = [[f] for f in formats] if executor is not None else [formats]
-        if not pairs.empty:
-            title = run.title("Bland–Altman, video − mocap, every frame", used)
-            jobs["bland_altman"] = [
-                submit(plot_bland_altman, pairs, out / "plots" / "bland_altman", title, formats=g)
-                for g in reversed(groups)  # the PDF, slowest, first
+
+        def draw(name: str, plot: Any, *data: Any, what: str) -> None:
+            title = run.title(what, used)
+            # reversed: the PDF, slowest, first
+            jobs[name] = [
+                submit(plot, *data, out / "plots" / name, title, formats=g)
+                for g in reversed(groups)
             ]
+
+        if not pairs.empty:
+            draw("bland_altman", plot_bland_altman, pairs,
+                 what="Bland–Altman, video − mocap, every frame")  # fmt: skip
         if "per_trial_rmse" in tables:
             per_trial_tables = {m: tables[f"per_trial_{m}"] for m in ("rmse", "mae")}
-            title = run.title("Joint-angle error per DOF", used)
-            jobs["dof_errors"] = [
-                submit(plot_dof_errors, per_trial_tables, out / "plots" / "dof_errors", title,
-                       formats=g)
-                for g in reversed(groups)
-            ]  # fmt: skip
+            draw("dof_errors", plot_dof_errors, per_trial_tables, what="Joint-angle error per DOF")
         if "filter_per_keypoint" in diag and "noise_per_keypoint" in diag:
-            title = run.title("2D keypoint noise and cut-off (--filter-hz auto)", used)
-            jobs["keypoint_noise"] = [
-                submit(plot_keypoint_noise, diag["filter_per_keypoint"],
-                       diag["noise_per_keypoint"], out / "plots" / "keypoint_noise", title,
-                       formats=g)
-                for g in reversed(groups)
-            ]  # fmt: skip
+            draw("keypoint_noise", plot_keypoint_noise, diag["filter_per_keypoint"],
+                 diag["noise_per_keypoint"],
+                 what="2D keypoint noise and cut-off (--filter-hz auto)")  # fmt: skip
 
     # ---- tables
     if not per_trial.empty:
@@ -434,9 +432,9 @@ def _html(
         "every trial after the time shift; solid line: bias, dashed lines: 95 % limits of "
         "agreement (bias ± 1.96 SD of the frame differences).",
         "keypoint_noise": "2D noise of each keypoint (standard deviation of the white jitter, "
-        "measured above 0.8 × Nyquist, cameras pooled) and the low-pass cut-off --filter-hz "
-        "auto chose for it: median over trials (dot) and range (bar). Tables under "
-        "Diagnostics.",
+        f"measured above {NOISE_BAND:g} × Nyquist, cameras pooled) and the low-pass cut-off "
+        "--filter-hz auto chose for it: median over trials (dot) and range (bar). Tables "
+        "under Diagnostics.",
     }
     for name, paths in figures.items():
         png = next(p for p in paths if p.suffix == ".png")
@@ -511,7 +509,7 @@ def _diagnostics(
     if "noise_per_keypoint" in diag:
         page.table("table-diag-noise", diag["noise_per_keypoint"], digits=2,
                    caption="Estimated 2D noise of each keypoint (px): the standard deviation of "
-                   "white jitter, measured above 0.8 × Nyquist")  # fmt: skip
+                   f"white jitter, measured above {NOISE_BAND:g} × Nyquist")  # fmt: skip
 
     page.section("diag-exclusions", "Camera exclusions", level=3)
     if "exclusions_per_camera" in diag:
